@@ -1,0 +1,51 @@
+# The README's commands. Each target installs what it needs first, so on a fresh
+# machine `make book` and `make test` are all there is to do.
+#   make book     build the HTML book (zero warnings allowed) and say where it is
+#   make test     helper unit tests + strict nbval over every notebook, on 2 cores
+#   make lab      JupyterLab on notebooks/ with the project's kernel
+#   make execute  re-run every notebook in place, each in a fresh kernel
+#   make clean    remove the built book (keeps .venv)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+KERNEL := keras-tf-book
+STAMP  := $(VENV)/.installed
+# The one complaint `pip check` is allowed to make (see requirements.txt).
+KNOWN_PIP_CHECK := tf-keras 2.21.0 requires tensorflow, which is not installed.
+
+.PHONY: install book test lab execute clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip==26.3
+	$(PY) -m pip install --no-deps -r requirements.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	@problems="$$($(PY) -m pip check 2>&1 | grep -vxF '$(KNOWN_PIP_CHECK)' || true)"; \
+	  if [ -n "$$problems" ]; then echo "pip check: $$problems"; exit 1; fi
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo
+	@echo "The book is built. Open it in a browser:"
+	@echo "    file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+execute: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.kernel_name=$(KERNEL) \
+	  --ExecutePreprocessor.timeout=1200 \
+	  --ExecutePreprocessor.record_timing=False \
+	  notebooks/*.ipynb
+
+clean:
+	rm -rf _build

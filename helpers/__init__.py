@@ -1,0 +1,20 @@
+"""Helpers shared by the notebooks of *Keras inputs, TensorFlow graphs*.
+
+Import this package **before** TensorFlow, as the first line of a notebook::
+
+    import helpers
+
+Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
+so that TensorFlow's C++ start-up log lines never reach a cell's stderr.
+Everything else lives in submodules:
+
+* :mod:`helpers.reproducibility` -- :func:`seed_everything`.
+* :mod:`helpers.plotting` -- :func:`draw_model`, a diagram of a functional model.
+"""
+from helpers.tfenv import apply_tf_env_defaults
+
+apply_tf_env_defaults()
+
+from helpers.reproducibility import seed_everything  # noqa: E402  (after the env defaults)
+
+__all__ = ["apply_tf_env_defaults", "seed_everything"]

@@ -1,0 +1,53 @@
+"""Seeding and determinism for notebooks whose outputs are compared by nbval."""
+import numbers
+
+_SEED_LIMIT = 2**32  # NumPy's legacy seeding accepts 0 <= seed < 2**32.
+
+
+def seed_everything(seed=0):
+    """Seed Python, NumPy, TensorFlow and Keras, and make TF ops deterministic.
+
+    Call it at the top of a notebook (after ``import helpers``) and again
+    before any cell whose result you want independent of the cells above it,
+    for example before building and training a model.
+
+    It calls :func:`keras.utils.set_random_seed`, which seeds Python's
+    :mod:`random`, NumPy's global generator, TensorFlow's global generator and
+    Keras' own seed generator, and
+    :func:`tf.config.experimental.enable_op_determinism`, which makes every
+    TensorFlow op pick a deterministic kernel (or raise if it has none).
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer below ``2**32``.
+
+    Returns
+    -------
+    int
+        The seed, so a notebook can print what it used.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer (``True``/``False`` are refused too).
+    ValueError
+        If ``seed`` is negative or not below ``2**32``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"seed must be an int, got {type(seed).__name__} {seed!r}; "
+            "pass a whole number such as seed_everything(42)."
+        )
+    seed = int(seed)
+    if not 0 <= seed < _SEED_LIMIT:
+        raise ValueError(
+            f"seed must satisfy 0 <= seed < 2**32, got {seed}; "
+            "pick a smaller non-negative number, e.g. seed % 2**32."
+        )
+    import keras  # imported here so that `import helpers` stays cheap
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return seed

@@ -1,0 +1,193 @@
+"""Static checks on the notebooks as stored in git.
+
+nbval re-runs a notebook and compares outputs; these checks look at what is
+stored and catch what a re-run cannot: a notebook missing from the table of
+contents, cells run out of order, stderr or machine paths saved in outputs,
+an error with no ``raises-exception`` tag (or a tag with no error), a chapter
+that skips its learning goals, summary or exercises.
+
+Every ``check_*`` function takes a notebook (an ``nbformat`` node or the plain
+dict ``json.load`` gives) and returns a list of problem strings; empty means
+clean. ``tests/test_nbhygiene_checks.py`` shows each one failing.
+"""
+import re
+from pathlib import Path
+
+import yaml
+
+KERNEL_NAME = "keras-tf-book"
+RAISES_TAGS = {"raises-exception", "nbval-raises-exception"}
+IGNORE_TAG = "nbval-ignore-output"
+#: A cell tagged nbval-ignore-output must say why, in a comment of this form.
+IGNORE_REASON = re.compile(r"^#\s*Output not compared:\s*\S.{10,}", re.MULTILINE)
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MACHINE_PATH = re.compile(
+    r"(?<![\w.])/(?:tmp|root|home|work|Users|private/var)/"
+    r"|site-packages|[\\/]\.venv[\\/]|[A-Za-z]:\\Users\\"
+)
+VOLATILE = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:s|ms|us|µs)/(?:step|epoch)"  # Keras per-step timings
+    r"|━|\x08|ETA: "  # progress bars
+    r"|Epoch \d+/\d+"  # verbose=1 epoch lines
+    r"|Wall time:|CPU times:"  # %time
+)
+REQUIRED_HEADINGS = ("## What you will learn", "## Summary", "## Exercises")
+
+
+def _source(cell):
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _tags(cell):
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def _code_cells(nb):
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and _source(cell).strip():
+            yield index, cell
+
+
+def output_texts(output):
+    """All human-readable text of one output, tracebacks included, ANSI removed."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        parts = [output.get("text", "")]
+    elif kind == "error":
+        parts = [output.get("ename", ""), output.get("evalue", "")] + list(output.get("traceback", []))
+    else:
+        data = output.get("data", {})
+        parts = [value for key, value in data.items() if key.startswith("text/")]
+    texts = ["".join(p) if isinstance(p, list) else str(p) for p in parts]
+    return [ANSI.sub("", t) for t in texts]
+
+
+def toc_files(toc_path):
+    """Every document named in a jupyter-book ``_toc.yml`` (paths without suffix)."""
+    toc = yaml.safe_load(Path(toc_path).read_text(encoding="utf-8"))
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    found.append(str(Path(node[key]).with_suffix("")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+def check_listed(rel_path, listed):
+    stem = str(Path(rel_path).with_suffix(""))
+    return [] if stem in listed else [f"{rel_path} is not listed in _toc.yml"]
+
+
+def check_title(nb):
+    cells = nb.get("cells", [])
+    if not cells or cells[0].get("cell_type") != "markdown" or not _source(cells[0]).startswith("# "):
+        return ["the first cell is not a markdown '# Title'"]
+    return []
+
+
+def check_template(nb):
+    text = "\n".join(_source(c) for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
+    return [f"no '{h}' heading in a markdown cell" for h in REQUIRED_HEADINGS
+            if not re.search("^" + re.escape(h) + r"\s*$", text, re.MULTILINE)]
+
+
+def check_kernelspec(nb):
+    name = nb.get("metadata", {}).get("kernelspec", {}).get("name")
+    return [] if name == KERNEL_NAME else [f"kernelspec is {name!r}, expected {KERNEL_NAME!r}"]
+
+
+def check_imports_helpers_first(nb):
+    for _, cell in _code_cells(nb):
+        lines = [ln for ln in _source(cell).splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%"))]
+        if not lines or lines[0].split("#")[0].strip() != "import helpers":
+            return ["the first code statement is not `import helpers` (TF log settings must come first)"]
+        return []
+    return ["no code cell"]
+
+
+def check_execution_order(nb):
+    problems, expected = [], 1
+    for index, cell in _code_cells(nb):
+        count = cell.get("execution_count")
+        if count is None:
+            problems.append(f"cell {index}: never executed")
+        elif count != expected:
+            problems.append(f"cell {index}: execution count {count}, expected {expected}")
+        expected = (count or expected) + 1
+    return problems
+
+
+def check_errors(nb):
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        tagged = bool(_tags(cell) & RAISES_TAGS)
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors and not tagged:
+            problems.append(f"cell {index}: stored error {errors[0].get('ename')} without a raises-exception tag")
+        if tagged and not errors:
+            problems.append(f"cell {index}: tagged raises-exception but stores no error")
+    return problems
+
+
+def check_no_stderr(nb):
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                problems.append(f"cell {index}: stderr stored: {output_texts(output)[0][:80]!r}")
+    return problems
+
+
+def check_machine_paths(nb):
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        for output in cell.get("outputs", []):
+            for text in output_texts(output):
+                match = MACHINE_PATH.search(text)
+                if match:
+                    problems.append(f"cell {index}: machine path {match.group(0)!r} in an output")
+    return problems
+
+
+def check_volatile(nb):
+    problems = []
+    for index, cell in _code_cells(nb):
+        if IGNORE_TAG in _tags(cell):
+            continue
+        for output in cell.get("outputs", []):
+            for text in output_texts(output):
+                match = VOLATILE.search(text)
+                if match:
+                    problems.append(f"cell {index}: progress bar or timing {match.group(0)!r} in a compared output")
+    return problems
+
+
+def check_ignore_reasons(nb):
+    return [f"cell {index}: tagged {IGNORE_TAG} without a '# Output not compared: <why>' comment"
+            for index, cell in _code_cells(nb)
+            if IGNORE_TAG in _tags(cell) and not IGNORE_REASON.search(_source(cell))]
+
+
+NOTEBOOK_CHECKS = (check_title, check_template, check_kernelspec, check_imports_helpers_first,
+                   check_execution_order, check_errors, check_no_stderr, check_machine_paths,
+                   check_volatile, check_ignore_reasons)
+
+
+def check_notebook(nb):
+    """All per-notebook checks; returns the combined problem list."""
+    problems = []
+    for check in NOTEBOOK_CHECKS:
+        problems.extend(check(nb))
+    return problems

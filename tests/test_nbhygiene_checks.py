@@ -1,0 +1,112 @@
+"""Each hygiene check fails on the kind of notebook it exists to catch."""
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import nbhygiene
+
+GOOD_MD = "# Title\n\n## What you will learn\n\n- a thing"
+END_MD = "## Summary\n\nDone.\n\n## Exercises\n\n1. Try it."
+
+
+def notebook(*code_cells):
+    nb = new_notebook(cells=[new_markdown_cell(GOOD_MD), *code_cells, new_markdown_cell(END_MD)])
+    nb.metadata["kernelspec"] = {"name": nbhygiene.KERNEL_NAME, "display_name": "x", "language": "python"}
+    return nb
+
+
+def code(source, count, outputs=(), tags=()):
+    cell = new_code_cell(source, execution_count=count, outputs=list(outputs))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def clean():
+    return notebook(code("import helpers", 1), code("print(1)", 2, [new_output("stream", name="stdout", text="1\n")]))
+
+
+def test_clean_notebook_passes():
+    nb = clean()
+    nbformat.validate(nb)
+    assert nbhygiene.check_notebook(nb) == []
+
+
+def test_title_required():
+    nb = clean()
+    nb.cells[0].source = "Some text"
+    assert nbhygiene.check_title(nb)
+
+
+def test_template_headings_required():
+    nb = clean()
+    nb.cells[-1].source = "## Summary\n\nNo exercises here."
+    assert nbhygiene.check_template(nb) == ["no '## Exercises' heading in a markdown cell"]
+
+
+def test_kernelspec_required():
+    nb = clean()
+    nb.metadata["kernelspec"]["name"] = "python3"
+    assert nbhygiene.check_kernelspec(nb)
+
+
+def test_helpers_must_be_imported_first():
+    nb = notebook(code("import tensorflow as tf\nimport helpers", 1))
+    assert nbhygiene.check_imports_helpers_first(nb)
+    nb = notebook(code("# set TF logging first\nimport helpers  # first\n%xmode minimal\nimport tensorflow", 1))
+    assert nbhygiene.check_imports_helpers_first(nb) == []
+
+
+def test_out_of_order_and_unexecuted_cells():
+    nb = notebook(code("a = 1", 1), code("b = 2", 3), code("c = 3", None))
+    problems = nbhygiene.check_execution_order(nb)
+    assert any("execution count 3, expected 2" in p for p in problems)
+    assert any("never executed" in p for p in problems)
+
+
+def test_untagged_error_and_tag_without_error():
+    err = new_output("error", ename="ValueError", evalue="boom", traceback=[])
+    nb = notebook(code("import helpers", 1), code("raise ValueError('boom')", 2, [err]))
+    assert "without a raises-exception tag" in nbhygiene.check_errors(nb)[0]
+    nb = notebook(code("import helpers", 1), code("x = 1", 2, tags=["raises-exception"]))
+    assert "stores no error" in nbhygiene.check_errors(nb)[0]
+    nb = notebook(code("import helpers", 1), code("raise ValueError('boom')", 2, [err], tags=["raises-exception"]))
+    assert nbhygiene.check_errors(nb) == []
+
+
+def test_stderr_is_refused():
+    nb = notebook(code("import helpers", 1, [new_output("stream", name="stderr", text="I0000 oneDNN ...\n")]))
+    assert nbhygiene.check_no_stderr(nb)
+
+
+def test_machine_paths_found_in_text_and_tracebacks():
+    out = new_output("execute_result", data={"text/plain": "'/home/me/data.csv'"}, execution_count=1)
+    assert nbhygiene.check_machine_paths(notebook(code("p", 1, [out])))
+    err = new_output("error", ename="E", evalue="e",
+                     traceback=["\x1b[0;31mFile \x1b[0;32m/work/main/.venv/lib/python3.11/site-packages/keras/x.py:1\x1b[0m"])
+    assert nbhygiene.check_machine_paths(notebook(code("x", 1, [err], tags=["raises-exception"])))
+    ok = new_output("stream", name="stdout", text="ratio 1/2 and a/tmp/b is not a path\n")
+    assert nbhygiene.check_machine_paths(notebook(code("x", 1, [ok]))) == []
+
+
+def test_progress_bars_need_the_ignore_tag():
+    bar = new_output("stream", name="stdout", text="4/4 ━━━━━━━━━━ 0s 2ms/step - loss: 0.1\n")
+    nb = notebook(code("model.fit(x, y)", 1, [bar]))
+    assert nbhygiene.check_volatile(nb)
+    nb = notebook(code("# Output not compared: Keras prints wall-clock timings.\nmodel.fit(x, y)", 1, [bar],
+                       tags=["nbval-ignore-output"]))
+    assert nbhygiene.check_volatile(nb) == []
+    assert nbhygiene.check_ignore_reasons(nb) == []
+
+
+def test_ignore_tag_needs_a_reason():
+    nb = notebook(code("model.fit(x, y)", 1, tags=["nbval-ignore-output"]))
+    assert nbhygiene.check_ignore_reasons(nb)
+
+
+def test_unlisted_notebook(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n- caption: C\n  chapters:\n  - file: notebooks/01_a\n")
+    listed = nbhygiene.toc_files(toc)
+    assert listed == ["book/intro", "notebooks/01_a"]
+    assert nbhygiene.check_listed("notebooks/01_a.ipynb", listed) == []
+    assert nbhygiene.check_listed("notebooks/02_b.ipynb", listed)
