@@ -1,0 +1,130 @@
+"""A compiled custom training step and a loop around it (chapter 3, *Integrate*).
+
+Chapter 3 writes this code out in full; later chapters import it from here.
+"""
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=False):
+    """One optimisation step, traced once, with the target as a second graph input.
+
+    The returned ``tf.function`` has the input signature ``[x_spec, y_spec]``:
+    the model's input and the target are both placeholders of the same graph
+    (the TensorFlow 2 form of "a Keras output next to a ``tf.placeholder`` for
+    the target"). Each call runs the model, ``loss_fn(y, y_pred)`` plus the
+    model's regularisation losses, the gradients, and one optimizer update,
+    and returns the scalar loss before the update.
+
+    Parameters
+    ----------
+    model : keras.Model
+    loss_fn : callable
+        ``loss_fn(y_true, y_pred) -> scalar tensor``, written with TF ops or
+        ``keras.ops``.
+    optimizer : keras.optimizers.Optimizer
+        Built here on ``model.trainable_variables``, so that its slot variables
+        exist before tracing (a ``tf.function`` may not create variables after
+        its first call).
+    x_spec, y_spec : tf.TensorSpec
+        Leave the batch axis ``None`` so every batch size uses the same graph.
+    jit_compile : bool
+        Compile the step with XLA.
+
+    Returns
+    -------
+    tf.types.experimental.PolymorphicFunction
+        ``step(x, y) -> loss``.
+
+    Raises
+    ------
+    TypeError
+        For arguments of the wrong kind; each message names the fix.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(y_true, y_pred), got {type(loss_fn).__name__}.")
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            f"optimizer must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}; "
+            "e.g. keras.optimizers.SGD(learning_rate=0.1)."
+        )
+    for name, spec in (("x_spec", x_spec), ("y_spec", y_spec)):
+        if not isinstance(spec, tf.TensorSpec):
+            raise TypeError(
+                f"{name} must be a tf.TensorSpec, got {type(spec).__name__}; "
+                "e.g. tf.TensorSpec(shape=(None, 1), dtype=tf.float32)."
+            )
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(input_signature=[x_spec, y_spec], jit_compile=jit_compile)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = loss_fn(y, y_pred)
+            if model.losses:
+                loss = loss + tf.add_n(model.losses)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    return train_step
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def run_epochs(step, x, y, epochs, batch_size):
+    """Feed ``(x, y)`` to ``step`` in order, batch by batch, for ``epochs`` epochs.
+
+    The batches are taken in the order of the data, without shuffling, exactly
+    as ``model.fit(..., shuffle=False, batch_size=batch_size)`` takes them, so
+    the two can be compared step for step. Shuffle the data beforehand if you
+    want shuffling.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(x_batch, y_batch) -> scalar loss``, e.g. from
+        :func:`compiled_train_step`.
+    x, y : array-like
+        Same first dimension.
+    epochs, batch_size : int
+        Positive.
+
+    Returns
+    -------
+    dict
+        ``{"loss": [...], "batch_loss": [...]}``: the mean loss of each epoch
+        and the loss of every step, as Python floats, ready to plot.
+
+    Raises
+    ------
+    ValueError
+        Non-positive ``epochs`` or ``batch_size``, or ``x`` and ``y`` of
+        different lengths.
+    """
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} examples but y has {len(y)}; pass matching arrays.")
+    if len(x) == 0:
+        raise ValueError("x is empty; there is nothing to train on.")
+    history = {"loss": [], "batch_loss": []}
+    for _ in range(epochs):
+        losses = []
+        for start in range(0, len(x), batch_size):
+            loss = step(tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size]))
+            losses.append(float(loss))
+        history["batch_loss"].extend(losses)
+        history["loss"].append(float(np.mean(losses)))
+    return history

@@ -1,0 +1,95 @@
+import helpers  # noqa: F401  (before keras, as everywhere)
+import keras
+import numpy as np
+import pytest
+
+from helpers.extract import feature_extractor
+
+
+def _cnn():
+    x = keras.Input(shape=(8, 8, 1), name="image")
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(x)
+    p = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    return keras.Model(x, keras.layers.Dense(3, name="logits")(p), name="cnn")
+
+
+def test_returns_a_dict_in_the_order_asked_and_shares_weights():
+    model = _cnn()
+    fx = feature_extractor(model, ["pool", "conv"])
+    assert isinstance(fx, keras.Model)
+    assert fx.inputs[0] is model.inputs[0]
+    out = fx(np.ones((2, 8, 8, 1), "float32"))
+    assert list(out) == ["pool", "conv"]
+    assert tuple(out["conv"].shape) == (2, 6, 6, 4)
+    assert tuple(out["pool"].shape) == (2, 4)
+    assert fx.get_layer("conv") is model.get_layer("conv")  # the same layer, not a copy
+
+
+def test_values_match_the_model():
+    model = _cnn()
+    data = np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype("float32")
+    fx = feature_extractor(model, ["logits"])
+    np.testing.assert_allclose(fx(data)["logits"], model(data), rtol=1e-6)
+
+
+def test_sequential_started_with_input_works():
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="a"),
+                              keras.layers.Dense(2, name="b")])
+    out = feature_extractor(model, ["a"])(np.zeros((1, 4), "float32"))
+    assert tuple(out["a"].shape) == (1, 3)
+
+
+def test_several_inputs():
+    a = keras.Input(shape=(2,), name="a")
+    b = keras.Input(shape=(3,), name="b")
+    j = keras.layers.Concatenate(name="join")([a, b])
+    model = keras.Model([a, b], keras.layers.Dense(1, name="out")(j))
+    out = feature_extractor(model, ["join"])([np.zeros((1, 2), "float32"), np.zeros((1, 3), "float32")])
+    assert tuple(out["join"].shape) == (1, 5)
+
+
+def test_unknown_name_lists_the_layers_that_exist():
+    with pytest.raises(ValueError, match=r"no layer named 'conv2'.*image, conv, pool, logits"):
+        feature_extractor(_cnn(), ["conv2"])
+
+
+def test_layer_inside_a_nested_model_points_there():
+    inner = _cnn()
+    x = keras.Input(shape=(8, 8, 1))
+    outer = keras.Model(x, keras.layers.Softmax(name="probs")(inner(x)), name="outer")
+    with pytest.raises(ValueError, match=r"inside the nested model 'cnn'.*get_layer\('cnn'\)"):
+        feature_extractor(outer, ["conv"])
+
+
+def test_sequential_without_input_names_the_fix():
+    with pytest.raises(ValueError, match=r"start it with keras.Input\(shape=...\)"):
+        feature_extractor(keras.Sequential([keras.layers.Dense(2, name="d")]), ["d"])
+
+
+def test_subclassed_model_names_the_fix():
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2, name="d")
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(ValueError, match="functional API"):
+        feature_extractor(Sub(), ["d"])
+
+
+@pytest.mark.parametrize("names, error, message", [
+    ("conv", TypeError, r"feature_extractor\(model, \['conv'\]\)"),
+    ([], ValueError, "empty"),
+    (["conv", "conv"], ValueError, "repeats"),
+    ([3], TypeError, "layer.name"),
+])
+def test_bad_layer_names(names, error, message):
+    with pytest.raises(error, match=message):
+        feature_extractor(_cnn(), names)
+
+
+def test_not_a_model():
+    with pytest.raises(TypeError, match=r"keras.Model\(inputs, outputs\)"):
+        feature_extractor(keras.layers.Dense(2), ["dense"])
