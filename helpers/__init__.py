@@ -8,8 +8,13 @@ Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
 so that TensorFlow's C++ start-up log lines never reach a cell's stderr.
 Everything else lives in submodules:
 
-* :mod:`helpers.reproducibility` -- :func:`seed_everything`.
-* :mod:`helpers.plotting` -- :func:`draw_model`, a diagram of a functional model.
+* :mod:`helpers.reproducibility` -- :func:`seed_everything` (chapter 1).
+* :mod:`helpers.plotting` -- :func:`draw_model` and :func:`draw_graph`: diagrams of a
+  Keras model and of a traced ``tf.Graph``, with Matplotlib only.
+* :mod:`helpers.extract` -- :func:`feature_extractor` (chapter 2).
+* :mod:`helpers.graphs` -- :func:`input_placeholders`, :func:`captured_placeholders`,
+  :func:`op_histogram` (chapter 2).
+* :mod:`helpers.training` -- :func:`compiled_train_step`, :func:`run_epochs` (chapter 3).
 """
 from helpers.tfenv import apply_tf_env_defaults
 

@@ -57,7 +57,11 @@ def input_placeholders(concrete_function):
     graph_inputs = [t for t in concrete.inputs[:n_user] if t.dtype != tf.resource]
     if len(graph_inputs) == len(specs):
         for spec, tensor in zip(specs, graph_inputs):
-            assert spec.dtype == tensor.dtype and spec.shape.is_compatible_with(tensor.shape), (spec, tensor)
+            if spec.dtype != tensor.dtype or not spec.shape.is_compatible_with(tensor.shape):
+                raise RuntimeError(
+                    f"signature spec {spec} does not match graph placeholder {tensor}; this "
+                    "TensorFlow version orders inputs differently, please report it."
+                )
     return specs
 
 
