@@ -3,7 +3,9 @@
 #   make book     build the HTML book (zero warnings allowed) and say where it is
 #   make test     helper unit tests + strict nbval over every notebook, on 2 cores
 #   make lab      JupyterLab on notebooks/ with the project's kernel
-#   make execute  re-run every notebook in place, each in a fresh kernel
+#   make execute  re-run every notebook in place, each in a fresh kernel; consecutive
+#                 stdout chunks are merged afterwards, so how the kernel happened to
+#                 flush its output never shows up in git diff
 #   make clean    remove the built book (keeps .venv)
 
 PYTHON ?= python3
@@ -45,6 +47,7 @@ execute: $(STAMP)
 	  --ExecutePreprocessor.kernel_name=$(KERNEL) \
 	  --ExecutePreprocessor.timeout=1200 \
 	  --ExecutePreprocessor.record_timing=False \
+	  --Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
 	  notebooks/*.ipynb
 
 clean:
