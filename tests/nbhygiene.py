@@ -32,6 +32,13 @@ VOLATILE = re.compile(
     r"|Wall time:|CPU times:"  # %time
 )
 REQUIRED_HEADINGS = ("## What you will learn", "## Summary", "## Exercises")
+#: Code that switches a process to TensorFlow 1 behaviour or loads legacy Keras. Allowed only in a
+#: notebook that says so in its metadata: {"book": {"legacy_tf1": true}}.
+LEGACY_CODE = re.compile(
+    r"disable_eager_execution|disable_v2_behavior|TF_USE_LEGACY_KERAS"
+    r"|^\s*(?:import|from)\s+tf_keras\b",
+    re.MULTILINE,
+)
 
 
 def _source(cell):
@@ -180,9 +187,21 @@ def check_ignore_reasons(nb):
             if IGNORE_TAG in _tags(cell) and not IGNORE_REASON.search(_source(cell))]
 
 
+def check_legacy_declared(nb):
+    """TF1 mode and legacy Keras only where the notebook declares it (and runs in its own kernel)."""
+    declared = bool(nb.get("metadata", {}).get("book", {}).get("legacy_tf1"))
+    used = [index for index, cell in _code_cells(nb) if LEGACY_CODE.search(_source(cell))]
+    if used and not declared:
+        return [f"cell {used[0]}: switches to TF1 mode or imports tf_keras, but the notebook metadata "
+                'does not declare {"book": {"legacy_tf1": true}}']
+    if declared and not used:
+        return ['metadata declares {"book": {"legacy_tf1": true}} but no cell uses TF1 mode or tf_keras']
+    return []
+
+
 NOTEBOOK_CHECKS = (check_title, check_template, check_kernelspec, check_imports_helpers_first,
                    check_execution_order, check_errors, check_no_stderr, check_machine_paths,
-                   check_volatile, check_ignore_reasons)
+                   check_volatile, check_ignore_reasons, check_legacy_declared)
 
 
 def check_notebook(nb):

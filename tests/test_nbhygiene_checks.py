@@ -110,3 +110,16 @@ def test_unlisted_notebook(tmp_path):
     assert listed == ["book/intro", "notebooks/01_a"]
     assert nbhygiene.check_listed("notebooks/01_a.ipynb", listed) == []
     assert nbhygiene.check_listed("notebooks/02_b.ipynb", listed)
+
+
+def test_legacy_mode_must_be_declared_and_declared_must_be_used():
+    for source in ("tf.compat.v1.disable_eager_execution()", "import tf_keras", "from tf_keras import layers",
+                   "os.environ['TF_USE_LEGACY_KERAS'] = '1'"):
+        nb = notebook(code("import helpers", 1), code(source, 2))
+        assert nbhygiene.check_legacy_declared(nb), source
+        nb.metadata["book"] = {"legacy_tf1": True}
+        assert nbhygiene.check_legacy_declared(nb) == [], source
+    declared_but_unused = clean()
+    declared_but_unused.metadata["book"] = {"legacy_tf1": True}
+    assert nbhygiene.check_legacy_declared(declared_but_unused)
+    assert nbhygiene.check_legacy_declared(notebook(code("import helpers", 1), code("x = my_tf_keras_model", 2))) == []

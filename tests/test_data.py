@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from helpers import data
+
+
+def test_diabetes_is_standardised_with_training_statistics_only():
+    split = data.diabetes()
+    assert split.x_train.shape == (331, 10) and split.x_test.shape == (111, 10)
+    assert split.y_train.shape == (331, 1) and split.y_test.shape == (111, 1)
+    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.float32
+    np.testing.assert_allclose(split.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(split.x_train.std(axis=0), 1, atol=1e-5)
+    np.testing.assert_allclose(split.y_train.std(), 1, atol=1e-5)
+    # The test part is scaled with the training statistics, so it is not exactly standard.
+    assert abs(float(split.x_test.mean())) > 1e-3
+
+
+def test_diabetes_split_is_reproducible_and_seeded():
+    a, b, c = data.diabetes(seed=0), data.diabetes(seed=0), data.diabetes(seed=1)
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+    assert not np.array_equal(a.y_test, c.y_test)
+
+
+def test_digits_are_images_in_unit_range_with_stratified_split():
+    split = data.digits()
+    assert split.x_train.shape == (1347, 8, 8, 1) and split.x_test.shape == (450, 8, 8, 1)
+    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
+    assert split.x_train.min() == 0.0 and split.x_train.max() == 1.0
+    train_share = np.bincount(split.y_train) / len(split.y_train)
+    test_share = np.bincount(split.y_test) / len(split.y_test)
+    np.testing.assert_allclose(train_share, test_share, atol=0.01)
+
+
+def test_wave_shape_and_noise():
+    x, y = data.wave(n=50, noise=0.0)
+    assert x.shape == y.shape == (50, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(y, np.sin(3 * x), atol=1e-6)
+    x1, y1 = data.wave(seed=3)
+    x2, y2 = data.wave(seed=3)
+    np.testing.assert_array_equal(y1, y2)
+    assert not np.allclose(y1, np.sin(3 * x1))
+
+
+def test_dense_initial_weights_match_keras_layout():
+    import keras
+
+    weights = data.dense_initial_weights([3, 5, 2], seed=4)
+    assert [w.shape for w in weights] == [(3, 5), (5,), (5, 2), (2,)]
+    assert all(w.dtype == np.float32 for w in weights)
+    assert np.all(np.abs(weights[0]) <= np.sqrt(6 / 8)) and not np.any(weights[1])
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(5)(inputs)))
+    model.set_weights(weights)  # raises if the layout differs
+    again = data.dense_initial_weights([3, 5, 2], seed=4)
+    for a, b in zip(weights, again):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, fix", [
+    (lambda: data.diabetes(test_size=1.5), "between 0 and 1"),
+    (lambda: data.digits(test_size=0), "between 0 and 1"),
+    (lambda: data.digits(seed=-1), "non-negative int"),
+    (lambda: data.diabetes(seed=1.5), "non-negative int"),
+    (lambda: data.wave(n=1), "at least 2"),
+    (lambda: data.wave(noise=-0.1), "non-negative"),
+    (lambda: data.dense_initial_weights([4]), "e.g. [1, 16, 1]"),
+    (lambda: data.dense_initial_weights([4, 0]), "e.g. [1, 16, 1]"),
+])
+def test_bad_input_names_the_fix(call, fix):
+    with pytest.raises(ValueError, match=fix.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        call()
