@@ -17,6 +17,8 @@ Everything else lives in submodules:
 * :mod:`helpers.training` -- :func:`compiled_train_step`, :func:`run_epochs` (chapter 3).
 * :mod:`helpers.data` -- bundled datasets split and scaled one way: :func:`diabetes`,
   :func:`digits`, :func:`wave`, :func:`dense_initial_weights` (chapters 4-6).
+* :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`, :func:`nearest_centroid_accuracy`,
+  :func:`confusion_matrix` (chapter 6).
 """
 from helpers.tfenv import apply_tf_env_defaults
 
