@@ -6,6 +6,8 @@
 #   make execute  re-run every notebook in place, each in a fresh kernel; consecutive
 #                 stdout chunks are merged afterwards, so how the kernel happened to
 #                 flush its output never shows up in git diff
+#   make benchmark  timings behind the book's performance claims (not a test:
+#                 timings are not reproducible outputs); prints ratios
 #   make clean    remove the built book (keeps .venv)
 
 PYTHON ?= python3
@@ -16,7 +18,7 @@ STAMP  := $(VENV)/.installed
 # The one complaint `pip check` is allowed to make (see requirements.txt).
 KNOWN_PIP_CHECK := tf-keras 2.21.0 requires tensorflow, which is not installed.
 
-.PHONY: install book test lab execute clean
+.PHONY: install book test lab execute benchmark clean
 
 install: $(STAMP)
 
@@ -49,6 +51,9 @@ execute: $(STAMP)
 	  --ExecutePreprocessor.record_timing=False \
 	  --Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
 	  notebooks/*.ipynb
+
+benchmark: $(STAMP)
+	$(PY) -m benchmarks.dtw
 
 clean:
 	rm -rf _build

@@ -16,9 +16,12 @@ Everything else lives in submodules:
   :func:`op_histogram` (chapter 2).
 * :mod:`helpers.training` -- :func:`compiled_train_step`, :func:`run_epochs` (chapter 3).
 * :mod:`helpers.data` -- bundled datasets split and scaled one way: :func:`diabetes`,
-  :func:`digits`, :func:`wave`, :func:`dense_initial_weights` (chapters 4-6).
+  :func:`digits`, :func:`japanese_vowels`, :func:`wave`, :func:`dense_initial_weights`
+  (chapters 4-7).
 * :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`, :func:`nearest_centroid_accuracy`,
   :func:`confusion_matrix` (chapter 6).
+* :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_path`: dynamic time
+  warping in a TensorFlow graph (chapter 7).
 """
 from helpers.tfenv import apply_tf_env_defaults
 

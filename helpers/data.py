@@ -8,6 +8,9 @@ change is made once.
   10 features), standardised with the training statistics (chapter 4).
 - :func:`digits`: scikit-learn's 8x8 handwritten digits (1,797 images, 10
   classes), scaled to ``[0, 1]``, with a stratified split (chapter 6).
+- :func:`japanese_vowels`: sktime's bundled JapaneseVowels speaker data
+  (9 speakers, 12 features per frame, 7 to 29 frames), padded, with lengths
+  (chapter 7).
 - :func:`wave` and :func:`dense_initial_weights`: a small synthetic
   regression problem and fixed starting weights, which two separate Python
   processes can rebuild identically (chapter 5 compares TensorFlow 1 and 2).
@@ -105,6 +108,64 @@ def digits(test_size=0.25, seed=0):
         images, labels, test_size=test_size, random_state=seed, stratify=labels
     )
     return Split(x_train=x_train, x_test=x_test, y_train=y_train, y_test=y_test)
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """Variable-length sequences, zero-padded at the end, with their true lengths."""
+
+    x_train: np.ndarray
+    lengths_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    lengths_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _pad(arrays, steps):
+    lengths = np.array([len(a) for a in arrays], dtype="int32")
+    out = np.zeros((len(arrays), steps, arrays[0].shape[1]), dtype="float32")
+    for n, a in enumerate(arrays):
+        out[n, : len(a)] = a
+    return out, lengths
+
+
+def japanese_vowels(standardize=True):
+    """sktime's JapaneseVowels: 270 training and 370 test utterances of /ae/ by 9 speakers.
+
+    Each utterance is a sequence of 7 to 29 frames of 12 LPC cepstrum
+    coefficients. The data ships inside sktime (no download); it is loaded
+    with sktime's own loader. The original train/test split is kept.
+
+    Parameters
+    ----------
+    standardize : bool
+        Scale every feature to mean 0 and standard deviation 1 over the valid
+        frames of the *training* set (padding excluded). Nearest-neighbour
+        DTW in chapter 7 uses the raw values (``standardize=False``), as the
+        published benchmark does.
+
+    Returns
+    -------
+    Sequences
+        ``x``: ``float32`` ``[n, 29, 12]``, zero after each sequence's length;
+        ``lengths``: ``int32`` ``[n]``; ``y``: ``int32`` speaker ids 0-8.
+    """
+    from sktime.datasets import load_japanese_vowels
+
+    parts = {}
+    for split in ("train", "test"):
+        frames, labels = load_japanese_vowels(split=split, return_type="df-list")
+        parts[split] = ([f.to_numpy(dtype="float64") for f in frames], labels.astype(int) - 1)
+    steps = max(len(a) for arrays, _ in parts.values() for a in arrays)
+    if standardize:
+        stacked = np.concatenate(parts["train"][0])
+        mean, std = stacked.mean(axis=0), stacked.std(axis=0)
+        parts = {k: ([(a - mean) / std for a in arrays], labels) for k, (arrays, labels) in parts.items()}
+    x_train, lengths_train = _pad(parts["train"][0], steps)
+    x_test, lengths_test = _pad(parts["test"][0], steps)
+    return Sequences(x_train, lengths_train, parts["train"][1].astype("int32"),
+                     x_test, lengths_test, parts["test"][1].astype("int32"))
 
 
 def wave(n=64, noise=0.1, seed=0):

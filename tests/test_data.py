@@ -70,3 +70,19 @@ def test_dense_initial_weights_match_keras_layout():
 def test_bad_input_names_the_fix(call, fix):
     with pytest.raises(ValueError, match=fix.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
         call()
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_japanese_vowels(standardize):
+    data_ = data.japanese_vowels(standardize=standardize)
+    assert data_.x_train.shape == (270, 29, 12) and data_.x_test.shape == (370, 29, 12)
+    assert data_.x_train.dtype == np.float32 and data_.lengths_train.dtype == np.int32
+    assert data_.lengths_train.min() == 7 and max(data_.lengths_train.max(), data_.lengths_test.max()) == 29
+    assert sorted(set(data_.y_train)) == list(range(9)) and data_.y_test.dtype == np.int32
+    for x, lengths in ((data_.x_train, data_.lengths_train), (data_.x_test, data_.lengths_test)):
+        for row, length in zip(x, lengths):
+            assert not np.any(row[length:]) and np.all(np.any(row[:length] != 0, axis=-1))
+    if standardize:
+        valid = np.concatenate([row[:n] for row, n in zip(data_.x_train, data_.lengths_train)])
+        np.testing.assert_allclose(valid.mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(valid.std(axis=0), 1, atol=1e-5)

@@ -1,0 +1,1 @@
+"""Benchmarks behind the book's performance claims (run with `make benchmark`)."""

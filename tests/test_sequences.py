@@ -1,0 +1,226 @@
+"""helpers.sequences: DTW and soft-DTW against plain NumPy, tslearn and dtaidistance."""
+import helpers  # noqa: F401
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.sequences import dtw, dtw_path, soft_dtw
+
+
+# --- The project's own references: the recursions written as plainly as possible ----------------
+
+def reference_dtw(x, y):
+    cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    r = np.full((len(x) + 1, len(y) + 1), np.inf)
+    r[0, 0] = 0.0
+    for i in range(len(x)):
+        for j in range(len(y)):
+            r[i + 1, j + 1] = cost[i, j] + min(r[i, j + 1], r[i + 1, j], r[i, j])
+    return r[-1, -1]
+
+
+def reference_soft_dtw(x, y, gamma):
+    cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    r = np.full((len(x) + 1, len(y) + 1), np.inf)
+    r[0, 0] = 0.0
+    for i in range(len(x)):
+        for j in range(len(y)):
+            values = np.array([r[i, j + 1], r[i + 1, j], r[i, j]])
+            finite = values[np.isfinite(values)]
+            low = finite.min()
+            r[i + 1, j + 1] = cost[i, j] + low - gamma * np.log(np.exp(-(finite - low) / gamma).sum())
+    return r[-1, -1]
+
+
+def batch(seed, size=5, steps_x=7, steps_y=6, features=3, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(size, steps_x, features)).astype(dtype)
+    y = rng.normal(size=(size, steps_y, features)).astype(dtype)
+    x_lengths = rng.integers(1, steps_x + 1, size)
+    y_lengths = rng.integers(1, steps_y + 1, size)
+    return x, y, x_lengths, y_lengths
+
+
+# --- Values ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dtw_matches_reference_with_lengths(seed):
+    x, y, lx, ly = batch(seed)
+    ours = dtw(x, y, lx, ly).numpy()
+    expected = [reference_dtw(x[b, :lx[b]], y[b, :ly[b]]) for b in range(len(x))]
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("gamma", [0.1, 1.0, 10.0])
+def test_soft_dtw_matches_reference_with_lengths(gamma):
+    x, y, lx, ly = batch(7)
+    ours = soft_dtw(x, y, gamma=gamma, x_lengths=lx, y_lengths=ly).numpy()
+    expected = [reference_soft_dtw(x[b, :lx[b]], y[b, :ly[b]], gamma) for b in range(len(x))]
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)
+
+
+def test_dtw_agrees_with_tslearn_and_dtaidistance():
+    from dtaidistance import dtw_ndim
+    from tslearn.metrics import dtw as tslearn_dtw
+
+    x, y, lx, ly = batch(3, size=6, steps_x=12, steps_y=9)
+    ours = dtw(x, y, lx, ly).numpy()
+    for b in range(len(x)):
+        a, c = x[b, :lx[b]], y[b, :ly[b]]
+        # Both libraries report the square root of the accumulated squared-distance cost.
+        assert np.sqrt(ours[b]) == pytest.approx(tslearn_dtw(a, c), rel=1e-9)
+        assert np.sqrt(ours[b]) == pytest.approx(dtw_ndim.distance(a, c), rel=1e-9)
+
+
+def test_soft_dtw_agrees_with_tslearn():
+    from tslearn.metrics import soft_dtw as tslearn_soft_dtw
+
+    x, y, lx, ly = batch(4, size=4, steps_x=10, steps_y=8)
+    ours = soft_dtw(x, y, gamma=0.5, x_lengths=lx, y_lengths=ly).numpy()
+    expected = [tslearn_soft_dtw(x[b, :lx[b]], y[b, :ly[b]], gamma=0.5) for b in range(len(x))]
+    np.testing.assert_allclose(ours, expected, rtol=1e-9)
+
+
+def test_float32_is_close_to_float64():
+    x, y, lx, ly = batch(5)
+    exact = dtw(x, y, lx, ly).numpy()
+    single = dtw(x.astype("float32"), y.astype("float32"), lx, ly)
+    assert single.dtype == tf.float32
+    np.testing.assert_allclose(single.numpy(), exact, rtol=1e-5)
+    soft = soft_dtw(x.astype("float32"), y.astype("float32"), 1.0, lx, ly)
+    np.testing.assert_allclose(soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-4, atol=1e-4)
+
+
+# --- Properties ----------------------------------------------------------------------------------
+
+def test_identity_gives_zero_and_symmetry_holds():
+    x, y, lx, ly = batch(6)
+    np.testing.assert_allclose(dtw(x, x, lx, lx).numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(dtw(x, y, lx, ly).numpy(), dtw(y, x, ly, lx).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(soft_dtw(x, y, 0.7, lx, ly).numpy(), soft_dtw(y, x, 0.7, ly, lx).numpy(),
+                               rtol=1e-12)
+
+
+def test_padding_content_is_ignored_even_nan_and_inf():
+    x, y, lx, ly = batch(8)
+    clean = dtw(x, y, lx, ly).numpy()
+    soft_clean = soft_dtw(x, y, 1.0, lx, ly).numpy()
+    dirty_x, dirty_y = x.copy(), y.copy()
+    for b in range(len(x)):
+        dirty_x[b, lx[b]:] = np.nan
+        dirty_y[b, ly[b]:] = np.inf
+    np.testing.assert_array_equal(dtw(dirty_x, dirty_y, lx, ly).numpy(), clean)
+    np.testing.assert_array_equal(soft_dtw(dirty_x, dirty_y, 1.0, lx, ly).numpy(), soft_clean)
+
+
+def test_lengths_of_one():
+    x, y, _, _ = batch(9)
+    ones = np.ones(len(x), "int32")
+    # One frame against one frame: the cost of that single pair of frames.
+    np.testing.assert_allclose(dtw(x, y, ones, ones).numpy(), ((x[:, 0] - y[:, 0]) ** 2).sum(-1), rtol=1e-12)
+    # One frame against a whole sequence: every frame of it is matched to that one frame.
+    full = np.full(len(x), y.shape[1])
+    np.testing.assert_allclose(dtw(x, y, ones, full).numpy(),
+                               ((x[:, :1] - y) ** 2).sum(axis=(1, 2)), rtol=1e-12)
+
+
+def test_soft_dtw_tends_to_dtw_as_gamma_shrinks():
+    x, y, lx, ly = batch(10)
+    np.testing.assert_allclose(soft_dtw(x, y, 1e-4, lx, ly).numpy(), dtw(x, y, lx, ly).numpy(), atol=1e-2)
+
+
+# --- Gradients and graph modes -----------------------------------------------------------------
+
+def test_soft_dtw_gradient_matches_finite_differences():
+    x, y, lx, ly = batch(11, size=2, steps_x=5, steps_y=4)
+    lx, ly = tf.constant(lx), tf.constant(ly)
+    theoretical, numerical = tf.test.compute_gradient(lambda a, b: soft_dtw(a, b, 0.5, lx, ly),
+                                                      [tf.constant(x), tf.constant(y)])
+    for t, n in zip(theoretical, numerical):
+        assert np.abs(t).max() > 0.1
+        np.testing.assert_allclose(t, n, atol=1e-6)
+
+
+def test_soft_dtw_gradient_is_zero_on_padding():
+    x, y, lx, ly = batch(12)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(soft_dtw(x, y, 1.0, lx, ly))
+    gradient = tape.gradient(total, x).numpy()
+    assert np.all(np.isfinite(gradient))
+    for b in range(len(lx)):
+        assert not np.any(gradient[b, lx[b]:])
+        assert np.any(gradient[b, :lx[b]])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_inside_tf_function_with_open_shapes(jit):
+    spec = tf.TensorSpec([None, None, 3], tf.float64)
+    lengths = tf.TensorSpec([None], tf.int32)
+
+    @tf.function(input_signature=[spec, spec, lengths, lengths], jit_compile=jit)
+    def both(x, y, lx, ly):
+        return dtw(x, y, lx, ly), soft_dtw(x, y, 1.0, lx, ly)
+
+    x, y, lx, ly = batch(13)
+    hard, soft = both(x, y, lx.astype("int32"), ly.astype("int32"))
+    np.testing.assert_allclose(hard.numpy(), dtw(x, y, lx, ly).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-12)
+
+
+def test_trained_inside_a_compiled_step():
+    x, y, lx, ly = batch(14, dtype="float32")
+    weights = tf.Variable(tf.ones([3], tf.float32))
+
+    @tf.function(jit_compile=True)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(soft_dtw(x * weights, y, 1.0, lx, ly))
+        gradient = tape.gradient(loss, weights)
+        weights.assign_sub(0.01 * gradient)
+        return loss
+
+    losses = [float(step()) for _ in range(5)]
+    assert losses[-1] < losses[0]
+
+
+# --- Bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, error, fix", [
+    (lambda: dtw(np.zeros((2, 3)), np.zeros((2, 3))), ValueError, r"x\[None\]"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 5))), ValueError, "same number of features"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((3, 3, 4))), ValueError, "tile them"),
+    (lambda: dtw(np.zeros((2, 3, 4), "int32"), np.zeros((2, 3, 4), "int32")), TypeError, "tf.cast"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), "float32")), TypeError, "cast one"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[0, 3]), ValueError, r"\[1, T\]"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), y_lengths=[1, 4]), ValueError, r"\[1, U\]"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1.0, 2.0]), TypeError, "integers"),
+    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1, 2, 3]), ValueError, "batch has 2"),
+    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=0.0), ValueError, "strictly positive"),
+    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=-1), ValueError, "strictly positive"),
+    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma="1"), TypeError, "positive Python number"),
+])
+def test_bad_input_names_the_fix(call, error, fix):
+    with pytest.raises(error, match=fix):
+        call()
+
+
+def test_lengths_checked_inside_a_graph():
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    def run(lengths):
+        return dtw(tf.zeros([2, 3, 1]), tf.zeros([2, 3, 1]), x_lengths=lengths)
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most T"):
+        run(tf.constant([1, 4]))
+
+
+def test_dtw_path():
+    x = np.array([[0.0], [1.0], [2.0]])
+    y = np.array([[0.0], [0.0], [1.0], [2.0]])
+    cost, accumulated, path = dtw_path(x, y)
+    assert cost.shape == (3, 4) and accumulated[-1, -1] == 0.0
+    assert path == [(0, 0), (0, 1), (1, 2), (2, 3)]
+    assert accumulated[-1, -1] == pytest.approx(float(dtw(x[None], y[None])[0]))
+    with pytest.raises(ValueError, match="same number|features per frame"):
+        dtw_path(x, np.zeros((3, 2)))
