@@ -5,7 +5,9 @@ Import this package **before** TensorFlow, as the first line of a notebook::
     import helpers
 
 Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
-so that TensorFlow's C++ start-up log lines never reach a cell's stderr.
+so that TensorFlow's C++ start-up log lines never reach a cell's stderr, and sets
+TensorFlow's Python logger to WARNING (in Jupyter it would otherwise print INFO
+records such as "Assets written to: <path>" into cell outputs).
 Everything else lives in submodules:
 
 * :mod:`helpers.reproducibility` -- :func:`seed_everything` (chapter 1).
@@ -28,5 +30,8 @@ from helpers.tfenv import apply_tf_env_defaults
 apply_tf_env_defaults()
 
 from helpers.reproducibility import seed_everything  # noqa: E402  (after the env defaults)
+from helpers.tfenv import quiet_tf_python_logger  # noqa: E402
+
+quiet_tf_python_logger()
 
 __all__ = ["apply_tf_env_defaults", "seed_everything"]

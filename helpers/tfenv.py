@@ -65,3 +65,22 @@ def apply_tf_env_defaults(environ=None):
             stacklevel=3,
         )
     return applied
+
+
+def quiet_tf_python_logger():
+    """Set TensorFlow's Python logger to WARNING, so INFO records stay out of cell outputs.
+
+    In an interactive session (IPython, Jupyter) TensorFlow sets its Python
+    logger to INFO and sends it to stdout, so saving a SavedModel prints
+    "INFO:tensorflow:Assets written to: <a path>" into the notebook, once on
+    stdout and once on stderr. WARNING keeps every warning (retracing, for
+    example) and error visible. Call after TensorFlow is imported; returns the
+    logger.
+    """
+    import logging
+
+    import tensorflow as tf
+
+    logger = tf.get_logger()  # creates and configures it now, so the level set below is not overridden
+    logger.setLevel(logging.WARNING)
+    return logger

@@ -57,3 +57,20 @@ def test_no_warning_when_nothing_to_apply():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tfenv.apply_tf_env_defaults(env) == {}
+
+
+def _tf_logger_level_in_interactive_process(import_helpers):
+    # sys.ps1 makes TensorFlow believe it runs in an interactive session, as in Jupyter.
+    code = "import sys; sys.ps1 = '>>> '\n"
+    code += "import helpers\n" if import_helpers else ""
+    code += "import tensorflow as tf; print(tf.get_logger().getEffectiveLevel())\n"
+    env = {k: v for k, v in os.environ.items() if k not in tfenv.TF_ENV_DEFAULTS}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return int(result.stdout.split()[-1])
+
+
+def test_helpers_keep_tensorflow_python_info_out_of_interactive_sessions():
+    import logging
+
+    assert _tf_logger_level_in_interactive_process(import_helpers=False) == logging.INFO  # the control
+    assert _tf_logger_level_in_interactive_process(import_helpers=True) == logging.WARNING
