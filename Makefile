@@ -1,7 +1,10 @@
 # The README's commands. Each target installs what it needs first, so on a fresh
 # machine `make book` and `make test` are all there is to do.
 #   make book     build the HTML book (zero warnings allowed) and say where it is
-#   make test     helper unit tests + strict nbval over every notebook, on 2 cores
+#   make test     builds the book, then: helper unit tests, strict nbval over every
+#                 notebook (2 cores), and checks that the built HTML reads offline
+#   make browser-check  renders every page in headless Chromium (needs chromium);
+#                 fails on any console error
 #   make lab      JupyterLab on notebooks/ with the project's kernel
 #   make execute  re-run every notebook in place, each in a fresh kernel; consecutive
 #                 stdout chunks are merged afterwards, so how the kernel happened to
@@ -18,7 +21,7 @@ STAMP  := $(VENV)/.installed
 # The one complaint `pip check` is allowed to make (see requirements.txt).
 KNOWN_PIP_CHECK := tf-keras 2.21.0 requires tensorflow, which is not installed.
 
-.PHONY: install book test lab execute benchmark clean
+.PHONY: install book test browser-check lab execute benchmark clean
 
 install: $(STAMP)
 
@@ -33,13 +36,17 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	rm -rf _build/html _build/.doctrees
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo
 	@echo "The book is built. Open it in a browser:"
 	@echo "    file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
+test: book
 	$(PY) -m pytest
+
+browser-check: book
+	$(PY) tests/html/render_pages.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

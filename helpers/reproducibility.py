@@ -24,8 +24,8 @@ def seed_everything(seed=0):
 
     Returns
     -------
-    int
-        The seed, so a notebook can print what it used.
+    None
+        Nothing, so that a notebook cell ending with this call shows no output.
 
     Raises
     ------
@@ -50,4 +50,3 @@ def seed_everything(seed=0):
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    return seed
