@@ -60,6 +60,8 @@ execute: $(STAMP)
 	  notebooks/*.ipynb
 
 benchmark: $(STAMP)
+	$(PY) -m benchmarks.steps
+	@echo
 	$(PY) -m benchmarks.dtw
 
 clean:

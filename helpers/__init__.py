@@ -24,6 +24,8 @@ Everything else lives in submodules:
   :func:`confusion_matrix` (chapter 6).
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_path`: dynamic time
   warping in a TensorFlow graph (chapter 7).
+* :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`, :func:`dtw_timings`:
+  the measurements of chapter 10 and ``make benchmark``.
 """
 from helpers.tfenv import apply_tf_env_defaults
 

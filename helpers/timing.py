@@ -1,0 +1,220 @@
+"""Measuring training steps (chapter 10, performance): eager, tf.function, XLA and model.fit.
+
+Timings are medians of repeated runs after warm-up calls, which exclude
+tracing and compilation. They vary from machine to machine and from run to
+run; compare them only within one run.
+"""
+import numbers
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers.training import compiled_train_step
+
+
+def median_seconds(fn, repeats=20, warmup=2):
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
+    for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}; wrap it in a lambda.")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def eager_train_step(model, loss_fn, optimizer):
+    """The training step of :func:`helpers.training.compiled_train_step`, without ``tf.function``."""
+    optimizer.build(model.trainable_variables)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    return step
+
+
+def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
+    """Seconds per training step, four ways, on the same model and data.
+
+    Parameters
+    ----------
+    build_model : callable
+        Returns a fresh ``keras.Model`` each call (each way trains its own copy).
+    loss_fn : callable
+        ``loss_fn(y_true, y_pred)``, TensorFlow ops.
+    x, y : np.ndarray
+        At least ``batch_size * steps`` examples.
+    batch_size, steps : int
+        Each measurement runs ``steps`` steps on consecutive batches.
+    repeats : int
+        Measurements per way; the median is reported.
+
+    Returns
+    -------
+    dict
+        ``{"eager", "tf.function", "tf.function + XLA", "model.fit"}`` -> seconds per step.
+    """
+    if len(x) < batch_size * steps or len(y) != len(x):
+        raise ValueError(f"need at least batch_size * steps = {batch_size * steps} examples with matching "
+                         f"x and y, got {len(x)} and {len(y)}.")
+    batches = [(tf.constant(x[i * batch_size:(i + 1) * batch_size]), tf.constant(y[i * batch_size:(i + 1) * batch_size]))
+               for i in range(steps)]
+    x_spec = tf.TensorSpec((None,) + tuple(x.shape[1:]), tf.as_dtype(x.dtype))
+    y_spec = tf.TensorSpec((None,) + tuple(y.shape[1:]), tf.as_dtype(y.dtype))
+
+    def run(step):
+        for xb, yb in batches:
+            step(xb, yb)
+        return float(step(*batches[0]))  # wait for the last update
+
+    timings = {}
+    ways = {
+        "eager": lambda m: eager_train_step(m, loss_fn, keras.optimizers.Adam(1e-3)),
+        "tf.function": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec),
+        "tf.function + XLA": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec,
+                                                           jit_compile=True),
+    }
+    for name, make_step in ways.items():
+        step = make_step(build_model())
+        timings[name] = median_seconds(lambda: run(step), repeats=repeats, warmup=1) / (steps + 1)
+
+    model = build_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_fn)
+    dataset = tf.data.Dataset.from_tensor_slices((x[:batch_size * steps], y[:batch_size * steps])).batch(batch_size)
+    timings["model.fit"] = median_seconds(lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0),
+                                          repeats=repeats, warmup=1) / steps
+    return timings
+
+
+def tracing_counts(batch_sizes=(1, 2, 3, 4, 5, 6, 7, 8)):
+    """How many graphs one small function traces when called with each batch size in turn.
+
+    Three versions of ``y = reduce_sum(x ** 2, axis=1)``: no input signature,
+    ``reduce_retracing=True``, and an ``input_signature`` with a ``None``
+    batch axis. Returns ``{version: number of traces}``.
+    """
+    def body(x):
+        return tf.reduce_sum(tf.square(x), axis=1)
+
+    versions = {
+        "no signature": tf.function(body),
+        "reduce_retracing=True": tf.function(body, reduce_retracing=True),
+        "input_signature, batch axis None": tf.function(
+            body, input_signature=[tf.TensorSpec([None, 3], tf.float32)]),
+    }
+    counts = {}
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the retracing is deliberate here: keep TensorFlow's warning about it quiet
+    try:
+        for name, fn in versions.items():
+            for size in batch_sizes:
+                fn(tf.ones([size, 3]))
+            counts[name] = fn.experimental_get_tracing_count()
+    finally:
+        logger.setLevel(level)
+    return counts
+
+
+#: Setting of issue 6's DTW comparison.
+DTW_BATCH, DTW_STEPS, DTW_FEATURES = 64, 100, 12
+
+
+def dtw_timings(repeats=15):
+    """Seconds for ``helpers.sequences`` and tslearn/dtaidistance on the same batch of pairs.
+
+    B = 64 pairs of T = U = 100 frames with 12 features; ours in float32, the
+    libraries in float64 (what they compute in; converted once, outside the
+    timing). Needs the test-only packages tslearn and dtaidistance.
+
+    Returns
+    -------
+    dict
+        Name -> median seconds for the whole batch.
+    """
+    from dtaidistance import dtw_ndim
+    from tslearn.metrics import dtw as tslearn_dtw
+    from tslearn.metrics import soft_dtw as tslearn_soft_dtw
+
+    from helpers.sequences import dtw, soft_dtw
+
+    rng = np.random.default_rng(0)
+    x32 = rng.normal(size=(DTW_BATCH, DTW_STEPS, DTW_FEATURES)).astype("float32")
+    y32 = rng.normal(size=(DTW_BATCH, DTW_STEPS, DTW_FEATURES)).astype("float32")
+    x64, y64 = x32.astype("float64"), y32.astype("float64")
+    x_tf, y_tf = tf.constant(x32), tf.constant(y32)
+
+    def ours_value_and_gradient():
+        with tf.GradientTape() as tape:
+            tape.watch([x_tf, y_tf])
+            total = tf.reduce_sum(soft_dtw(x_tf, y_tf, gamma=1.0))
+        return [g.numpy() for g in tape.gradient(total, [x_tf, y_tf])]
+
+    ours = np.sqrt(dtw(x_tf, y_tf).numpy().astype("float64"))
+    theirs = np.array([dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)])
+    if not np.allclose(ours, theirs, rtol=1e-4):
+        raise AssertionError("helpers.sequences.dtw and dtaidistance disagree; the timings would compare different things")
+    return {
+        "helpers.sequences.dtw": median_seconds(lambda: dtw(x_tf, y_tf).numpy(), repeats),
+        "dtaidistance dtw_ndim.distance_fast (loop)": median_seconds(
+            lambda: [dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)], repeats),
+        "tslearn dtw (loop)": median_seconds(
+            lambda: [tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)], repeats),
+        "helpers.sequences.soft_dtw value+gradient": median_seconds(ours_value_and_gradient, repeats),
+        "tslearn soft_dtw value (loop)": median_seconds(
+            lambda: [tslearn_soft_dtw(x64[b], y64[b], gamma=1.0) for b in range(DTW_BATCH)], repeats),
+    }
+
+
+def benchmark_problems():
+    """The book's two models as timing problems: ``{name: keyword arguments of step_timings}``.
+
+    - ``"regression"``: chapter 4's linear 3-quantile model on the diabetes
+      data with its pinball loss, batches of 16.
+    - ``"CNN"``: a small CNN on the 8x8 digits with cross-entropy, batches of
+      64. It downsamples with a strided convolution rather than max pooling:
+      with op determinism on (``helpers.seed_everything``), XLA has no
+      deterministic kernel for the max-pooling gradient and refuses to compile
+      the step (TensorFlow 2.21: ``UnimplementedError``).
+    """
+    from helpers import data
+
+    quantiles = tf.constant([0.05, 0.5, 0.95])
+
+    def pinball(target, prediction):
+        error = target - prediction
+        return tf.reduce_mean(tf.maximum(quantiles * error, (quantiles - 1.0) * error))
+
+    def linear_band():
+        inputs = keras.Input(shape=(10,))
+        return keras.Model(inputs, keras.layers.Dense(3)(inputs))
+
+    def cross_entropy(labels, logits):
+        labels = tf.cast(labels, tf.int32)  # model.fit hands the loss float labels
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+    def small_cnn():
+        image = keras.Input(shape=(8, 8, 1))
+        x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(image)
+        x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+        return keras.Model(image, keras.layers.Dense(10)(keras.layers.Flatten()(x)))
+
+    diabetes, digits = data.diabetes(), data.digits()
+    return {
+        "regression": dict(build_model=linear_band, loss_fn=pinball, x=diabetes.x_train, y=diabetes.y_train,
+                           batch_size=16),
+        "CNN": dict(build_model=small_cnn, loss_fn=cross_entropy, x=digits.x_train, y=digits.y_train,
+                    batch_size=64),
+    }

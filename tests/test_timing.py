@@ -1,0 +1,62 @@
+import helpers  # noqa: F401
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.timing import eager_train_step, median_seconds, step_timings, tracing_counts
+from helpers.training import compiled_train_step
+
+
+def test_median_seconds_calls_warmup_plus_repeats_times():
+    calls = []
+    seconds = median_seconds(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7 and seconds >= 0.0
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(repeats=0), ValueError), (dict(warmup=-1), ValueError), (dict(repeats=True), ValueError),
+])
+def test_median_seconds_bad_input(kwargs, error):
+    with pytest.raises(error, match=">="):
+        median_seconds(lambda: None, **kwargs)
+    with pytest.raises(TypeError, match="lambda"):
+        median_seconds(3)
+
+
+def _line():
+    helpers.seed_everything(0)
+    inputs = keras.Input(shape=(1,))
+    return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+
+def _mse(y, p):
+    return tf.reduce_mean(tf.square(y - p))
+
+
+def test_eager_step_is_the_compiled_step_without_tf_function():
+    x = np.linspace(-1, 1, 8, dtype="float32")[:, None]
+    eager_model, compiled_model = _line(), _line()
+    eager = eager_train_step(eager_model, _mse, keras.optimizers.SGD(0.1))
+    spec = tf.TensorSpec((None, 1), tf.float32)
+    compiled = compiled_train_step(compiled_model, _mse, keras.optimizers.SGD(0.1), spec, spec)
+    for _ in range(3):
+        eager(tf.constant(x), tf.constant(2 * x))
+        compiled(tf.constant(x), tf.constant(2 * x))
+    for a, b in zip(eager_model.get_weights(), compiled_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_step_timings_measures_four_ways():
+    x = np.random.default_rng(0).normal(size=(40, 1)).astype("float32")
+    timings = step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=4, repeats=1)
+    assert list(timings) == ["eager", "tf.function", "tf.function + XLA", "model.fit"]
+    assert all(t > 0 for t in timings.values())
+    with pytest.raises(ValueError, match="at least"):
+        step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=6)
+
+
+def test_tracing_counts():
+    assert tracing_counts() == {"no signature": 8, "reduce_retracing=True": 2,
+                                "input_signature, batch axis None": 1}
+    assert tracing_counts(batch_sizes=(4, 4, 4))["no signature"] == 1
