@@ -16,7 +16,8 @@ Everything else lives in submodules:
 * :mod:`helpers.extract` -- :func:`feature_extractor` (chapter 2).
 * :mod:`helpers.graphs` -- :func:`input_placeholders`, :func:`captured_placeholders`,
   :func:`op_histogram` (chapter 2).
-* :mod:`helpers.training` -- :func:`compiled_train_step`, :func:`run_epochs` (chapter 3).
+* :mod:`helpers.training` -- :func:`train_step`, :func:`compiled_train_step`, :func:`run_epochs`
+  (chapter 3).
 * :mod:`helpers.data` -- bundled datasets split and scaled one way: :func:`diabetes`,
   :func:`digits`, :func:`japanese_vowels`, :func:`wave`, :func:`dense_initial_weights`
   (chapters 4-7).

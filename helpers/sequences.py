@@ -3,6 +3,8 @@
 - :func:`dtw`: the minimal accumulated cost over warping paths, batched.
 - :func:`soft_dtw`: its smoothed, differentiable relative (Cuturi & Blondel,
   2017), usable as a training loss.
+- :func:`dtw_all_pairs`: every sequence of one set against every sequence
+  of another, as one batch (nearest-neighbour search).
 - :func:`dtw_path`: the optimal alignment path of one pair, for figures.
 
 Both batched functions compare ``x[b]`` with ``y[b]`` for every ``b``. Frame
@@ -22,7 +24,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["dtw", "soft_dtw", "dtw_path"]
+__all__ = ["dtw", "dtw_all_pairs", "soft_dtw", "dtw_path"]
 
 _FLOATS = (tf.float32, tf.float64)
 
@@ -298,6 +300,28 @@ def dtw(x, y, x_lengths=None, y_lengths=None):
     """
     x, y, x_lengths, y_lengths = _checked(x, y, x_lengths, y_lengths)
     return _dtw_compiled(x, y, x_lengths, y_lengths)
+
+
+def dtw_all_pairs(x, y, x_lengths=None, y_lengths=None):
+    """DTW cost of every ``x[m]`` against every ``y[n]``: a ``[len(x), len(y)]`` matrix.
+
+    The ``len(x) * len(y)`` pairs are formed by repeating ``x`` and tiling
+    ``y``, and computed with one call of :func:`dtw`, so memory grows with
+    the product of the two set sizes. Arguments as for :func:`dtw`, except
+    that ``x`` and ``y`` may hold different numbers of sequences.
+
+    Returns
+    -------
+    np.ndarray ``[len(x), len(y)]``
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 3 or y.ndim != 3:
+        raise ValueError(f"x and y must be [sequences, time, features], got shapes {x.shape} and {y.shape}.")
+    x_lengths = np.full(len(x), x.shape[1]) if x_lengths is None else np.asarray(x_lengths)
+    y_lengths = np.full(len(y), y.shape[1]) if y_lengths is None else np.asarray(y_lengths)
+    costs = dtw(np.repeat(x, len(y), axis=0), np.tile(y, (len(x), 1, 1)),
+                np.repeat(x_lengths, len(y)), np.tile(y_lengths, len(x)))
+    return costs.numpy().reshape(len(x), len(y))
 
 
 def soft_dtw(x, y, gamma=1.0, x_lengths=None, y_lengths=None):

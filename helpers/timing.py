@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.training import compiled_train_step
+from helpers.training import compiled_train_step, train_step
 
 
 def median_seconds(fn, repeats=20, warmup=2):
@@ -29,20 +29,6 @@ def median_seconds(fn, repeats=20, warmup=2):
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
-
-
-def eager_train_step(model, loss_fn, optimizer):
-    """The training step of :func:`helpers.training.compiled_train_step`, without ``tf.function``."""
-    optimizer.build(model.trainable_variables)
-
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    return step
 
 
 def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
@@ -81,7 +67,7 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
 
     timings = {}
     ways = {
-        "eager": lambda m: eager_train_step(m, loss_fn, keras.optimizers.Adam(1e-3)),
+        "eager": lambda m: train_step(m, loss_fn, keras.optimizers.Adam(1e-3)),
         "tf.function": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec),
         "tf.function + XLA": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec,
                                                            jit_compile=True),

@@ -1,4 +1,4 @@
-"""A compiled custom training step and a loop around it (chapter 3, *Integrate*).
+"""A custom training step, eager or compiled, and a loop around it (chapter 3, *Integrate*).
 
 Chapter 3 writes this code out in full; later chapters import it from here.
 """
@@ -9,15 +9,13 @@ import numpy as np
 import tensorflow as tf
 
 
-def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=False):
-    """One optimisation step, traced once, with the target as a second graph input.
+def train_step(model, loss_fn, optimizer):
+    """One optimisation step as plain Python: runs eagerly, op by op.
 
-    The returned ``tf.function`` has the input signature ``[x_spec, y_spec]``:
-    the model's input and the target are both placeholders of the same graph
-    (the TensorFlow 2 form of "a Keras output next to a ``tf.placeholder`` for
-    the target"). Each call runs the model, ``loss_fn(y, y_pred)`` plus the
-    model's regularisation losses, the gradients, and one optimizer update,
-    and returns the scalar loss before the update.
+    :func:`compiled_train_step` traces exactly this function into a graph;
+    chapter 10 times the two against each other. Each call runs the model,
+    ``loss_fn(y, y_pred)`` plus the model's regularisation losses, the
+    gradients, and one optimizer update, and returns the loss before the update.
 
     Parameters
     ----------
@@ -27,16 +25,12 @@ def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=F
         ``keras.ops``.
     optimizer : keras.optimizers.Optimizer
         Built here on ``model.trainable_variables``, so that its slot variables
-        exist before tracing (a ``tf.function`` may not create variables after
-        its first call).
-    x_spec, y_spec : tf.TensorSpec
-        Leave the batch axis ``None`` so every batch size uses the same graph.
-    jit_compile : bool
-        Compile the step with XLA.
+        exist before any tracing (a ``tf.function`` may create variables only
+        on its first trace).
 
     Returns
     -------
-    tf.types.experimental.PolymorphicFunction
+    callable
         ``step(x, y) -> loss``.
 
     Raises
@@ -53,15 +47,8 @@ def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=F
             f"optimizer must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}; "
             "e.g. keras.optimizers.SGD(learning_rate=0.1)."
         )
-    for name, spec in (("x_spec", x_spec), ("y_spec", y_spec)):
-        if not isinstance(spec, tf.TensorSpec):
-            raise TypeError(
-                f"{name} must be a tf.TensorSpec, got {type(spec).__name__}; "
-                "e.g. tf.TensorSpec(shape=(None, 1), dtype=tf.float32)."
-            )
     optimizer.build(model.trainable_variables)
 
-    @tf.function(input_signature=[x_spec, y_spec], jit_compile=jit_compile)
     def train_step(x, y):
         with tf.GradientTape() as tape:
             y_pred = model(x, training=True)
@@ -73,6 +60,43 @@ def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=F
         return loss
 
     return train_step
+
+
+def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=False):
+    """One optimisation step, traced once, with the target as a second graph input.
+
+    :func:`train_step` wrapped in a ``tf.function`` with the input signature
+    ``[x_spec, y_spec]``: the model's input and the target are both
+    placeholders of the same graph (the TensorFlow 2 form of "a Keras output
+    next to a ``tf.placeholder`` for the target").
+
+    Parameters
+    ----------
+    model, loss_fn, optimizer
+        As for :func:`train_step`.
+    x_spec, y_spec : tf.TensorSpec
+        Leave the batch axis ``None`` so every batch size uses the same graph.
+    jit_compile : bool
+        Compile the step with XLA.
+
+    Returns
+    -------
+    tf.types.experimental.PolymorphicFunction
+        ``step(x, y) -> loss``.
+
+    Raises
+    ------
+    TypeError
+        For arguments of the wrong kind; each message names the fix.
+    """
+    step = train_step(model, loss_fn, optimizer)
+    for name, spec in (("x_spec", x_spec), ("y_spec", y_spec)):
+        if not isinstance(spec, tf.TensorSpec):
+            raise TypeError(
+                f"{name} must be a tf.TensorSpec, got {type(spec).__name__}; "
+                "e.g. tf.TensorSpec(shape=(None, 1), dtype=tf.float32)."
+            )
+    return tf.function(step, input_signature=[x_spec, y_spec], jit_compile=jit_compile)
 
 
 def _positive_int(name, value):

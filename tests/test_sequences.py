@@ -224,3 +224,18 @@ def test_dtw_path():
     assert accumulated[-1, -1] == pytest.approx(float(dtw(x[None], y[None])[0]))
     with pytest.raises(ValueError, match="same number|features per frame"):
         dtw_path(x, np.zeros((3, 2)))
+
+
+def test_dtw_all_pairs_matches_pair_by_pair():
+    from helpers.sequences import dtw_all_pairs
+
+    x, _, lx, _ = batch(15, size=3, steps_x=6)
+    _, y, _, ly = batch(16, size=4, steps_y=5)
+    matrix = dtw_all_pairs(x, y, lx, ly)
+    assert matrix.shape == (3, 4)
+    for m in range(3):
+        for n in range(4):
+            assert matrix[m, n] == pytest.approx(reference_dtw(x[m, :lx[m]], y[n, :ly[n]]), rel=1e-10)
+    np.testing.assert_allclose(dtw_all_pairs(x, y), [[reference_dtw(a, b) for b in y] for a in x], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"\[sequences, time, features\]"):
+        dtw_all_pairs(x[0], y)

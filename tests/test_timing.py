@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.timing import eager_train_step, median_seconds, step_timings, tracing_counts
-from helpers.training import compiled_train_step
+from helpers.timing import median_seconds, step_timings, tracing_counts
 
 
 def test_median_seconds_calls_warmup_plus_repeats_times():
@@ -32,19 +31,6 @@ def _line():
 
 def _mse(y, p):
     return tf.reduce_mean(tf.square(y - p))
-
-
-def test_eager_step_is_the_compiled_step_without_tf_function():
-    x = np.linspace(-1, 1, 8, dtype="float32")[:, None]
-    eager_model, compiled_model = _line(), _line()
-    eager = eager_train_step(eager_model, _mse, keras.optimizers.SGD(0.1))
-    spec = tf.TensorSpec((None, 1), tf.float32)
-    compiled = compiled_train_step(compiled_model, _mse, keras.optimizers.SGD(0.1), spec, spec)
-    for _ in range(3):
-        eager(tf.constant(x), tf.constant(2 * x))
-        compiled(tf.constant(x), tf.constant(2 * x))
-    for a, b in zip(eager_model.get_weights(), compiled_model.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_step_timings_measures_four_ways():

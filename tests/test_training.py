@@ -80,3 +80,18 @@ def test_bad_loop_arguments(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         run_epochs(**args)
+
+
+def test_eager_step_and_compiled_step_are_the_same_computation():
+    from helpers.training import train_step
+
+    x = np.linspace(-1, 1, 8, dtype="float32")[:, None]
+    eager_model, compiled_model = _line_model(), _line_model()
+    eager = train_step(eager_model, _mse, keras.optimizers.SGD(0.1))
+    compiled = compiled_train_step(compiled_model, _mse, keras.optimizers.SGD(0.1), X_SPEC, Y_SPEC)
+    assert not isinstance(eager, tf.types.experimental.PolymorphicFunction)
+    for _ in range(3):
+        np.testing.assert_allclose(float(eager(tf.constant(x), tf.constant(2 * x))),
+                                   float(compiled(tf.constant(x), tf.constant(2 * x))), rtol=1e-6)
+    for a, b in zip(eager_model.get_weights(), compiled_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
