@@ -8,16 +8,20 @@
 - :func:`dtw_path`: the optimal alignment path of one pair, for figures.
 
 Both batched functions compare ``x[b]`` with ``y[b]`` for every ``b``. Frame
-cost is the squared Euclidean distance, computed for a whole batch with one
-matrix product; the recursion then runs as a wavefront over the anti-diagonals
-of the cost matrix in a ``tf.while_loop``, each step vectorised over the batch
-and the diagonal. The work is compiled with XLA the first time a shape and
-dtype are seen, so a plain eager call is already fast; the functions also work
-inside a ``tf.function`` and under ``jit_compile=True``.
+cost is the squared Euclidean distance. The recursion runs as a wavefront over
+the anti-diagonals of the cost matrix in a ``tf.while_loop``, each step
+vectorised over the diagonal and the batch (batch last in memory). Three
+arrangements make it fast (chapter 7 explains them): the sequences are
+reversed in time so that every pair ends in the same cell, whatever its
+lengths; the cost matrix is read diagonal by diagonal through a reshaped view
+of the same memory, never copied; and soft-DTW's gradient is the backward
+recursion of Cuturi & Blondel, not automatic differentiation of the loop.
+Everything is compiled with XLA, once per shape and dtype, so a plain eager
+call is already fast; the functions also work inside a ``tf.function`` (with
+open shapes too, more slowly) and under ``jit_compile=True``.
 
-Precision note: ``|x|^2 + |y|^2 - 2 x.y`` is exact in exact arithmetic but
-not in ``float32``: two identical frames may cost about ``1e-6`` times their
-squared norm instead of exactly 0. Use ``float64`` where that matters.
+Identical frames cost exactly 0: the distance is computed as
+``sum((x - y) ** 2)``, not as ``|x|^2 + |y|^2 - 2 x.y``.
 """
 import numbers
 
@@ -53,6 +57,8 @@ def _as_sequences(name, value):
 def _as_lengths(name, lengths, batch, steps, size_name):
     """Lengths as int32 [batch], checked to lie in [1, steps]; all `steps` when None."""
     if lengths is None:
+        if isinstance(batch, int) and isinstance(steps, int):
+            return tf.constant(np.full(batch, steps, np.int32))
         return tf.fill([batch], steps)
     lengths = tf.convert_to_tensor(lengths)
     if not lengths.dtype.is_integer:
@@ -97,9 +103,10 @@ def _checked(x, y, x_lengths, y_lengths):
             f"x holds {x.shape[0]} sequences but y holds {y.shape[0]}; dtw compares x[b] with y[b], so "
             "repeat or tile them to equal batch sizes (see chapter 7 for all pairs)."
         )
-    batch = tf.shape(x)[0]
-    x_lengths = _as_lengths("x_lengths", x_lengths, batch, tf.shape(x)[1], "T")
-    y_lengths = _as_lengths("y_lengths", y_lengths, batch, tf.shape(y)[1], "U")
+    batch = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+    steps_x, steps_y = _steps(x, y)
+    x_lengths = _as_lengths("x_lengths", x_lengths, batch, steps_x, "T")
+    y_lengths = _as_lengths("y_lengths", y_lengths, batch, steps_y, "U")
     return x, y, x_lengths, y_lengths
 
 
@@ -107,91 +114,167 @@ def _checked(x, y, x_lengths, y_lengths):
 # The compiled core
 # ----------------------------------------------------------------------------
 
-#: Anti-diagonals computed per pass of the while loop. On a CPU the loop's own
-#: overhead per pass costs more than one diagonal's arithmetic, so doing a few
-#: per pass is faster; the cost matrix is padded to a multiple of this.
-_UNROLL = 4
+#: Anti-diagonals computed per pass of the while loop. A pass has a fixed
+#: cost on top of its arithmetic, so two diagonals per pass are faster than
+#: one; more make XLA fuse (and recompute) several diagonals in one kernel.
+_UNROLL = 2
 
 
-def _padded_costs(x, y, x_lengths, y_lengths):
-    """Frame costs ``[batch, T', U']`` arranged so the answer is always at the bottom-right cell.
+def _round_up(n, multiple):
+    return (n + multiple - 1) // multiple * multiple
 
-    Inside the valid block (``i < x_len``, ``j < y_len``) the cost is the
-    squared distance of the frames. Beyond it, one chain of zero-cost cells
-    runs from ``(x_len, y_len)`` to the bottom-right corner, and every other
-    cell costs infinity. So exactly one continuation leaves the valid end cell
-    ``(x_len - 1, y_len - 1)``, at no cost: the accumulated cost at the corner
-    equals the one at the valid end, for DTW and soft-DTW alike. Both
-    sequences get at least one padding frame so that the chain always exists,
-    and ``T' + U' - 2`` is made a multiple of ``_UNROLL``.
+
+def _grid(steps_x, steps_y):
+    """``(rows, columns)`` of the padded grid for ``T`` and ``U`` frames (ints or int32 tensors).
+
+    Both sequences get at least one padding frame in front (room for the
+    zero-cost chain of :func:`_costs`); ``rows + columns - 1`` diagonals and
+    ``columns - 1`` are multiples of ``_UNROLL``; and ``columns - 1 >= rows``,
+    which :func:`_diagonal` needs. The grid is smallest when ``T <= U``.
     """
-    dtype = x.dtype
+    rows = _round_up(steps_x + 1, _UNROLL)
+    longer = max(steps_y, rows) if isinstance(steps_y, int) and isinstance(rows, int) else tf.maximum(steps_y, rows)
+    return rows, 1 + _round_up(longer, _UNROLL)
+
+
+def _steps(x, y):
+    """``(T, U)``: Python ints when known while tracing (XLA then sees static slice sizes), else tensors."""
+    return tuple(t.shape[1] if t.shape[1] is not None else tf.shape(t)[1] for t in (x, y))
+
+
+def _materialized(tensor, lengths):
+    """``tensor`` unchanged, but computed once into memory before its consumers run.
+
+    XLA would otherwise fuse a transpose into every element of the cost
+    computation that reads it, which then reads ``x`` with a stride of
+    ``T * features`` values (four times slower here). A loop whose trip count
+    XLA cannot know (it is 1: every length is at least 1) is a boundary that
+    fusion does not cross.
+    """
+    trips = tf.minimum(tf.reduce_min(lengths), 1)
+    _, tensor = tf.while_loop(lambda i, t: i < trips, lambda i, t: (i + 1, tf.identity(t)), (0, tensor),
+                              maximum_iterations=1)
+    return tensor
+
+
+def _frames(x, y, x_lengths, y_lengths, rows, columns):
+    """Both sequences as ``[features, time, batch]``, **reversed in time**, padding zeroed and moved in front.
+
+    ``x`` becomes ``columns - 1`` frames (``rows`` on the grid, the rest only
+    give :func:`_costs` the shape :func:`_diagonal` folds), ``y`` becomes
+    ``columns`` frames. Padding is zeroed first, so whatever it held (even
+    NaN) cannot matter.
+    """
     steps_x, steps_y = tf.shape(x)[1], tf.shape(y)[1]
-    extra = 1 + tf.math.floormod(-(steps_x + steps_y), _UNROLL)  # T' + U' - 2 = T + U + extra - 1 + 1 - 2
-    x = tf.pad(x, [[0, 0], [0, extra], [0, 0]])
-    y = tf.pad(y, [[0, 0], [0, 1], [0, 0]])
-    steps_x, steps_y = steps_x + extra, steps_y + 1
-    x_valid = tf.sequence_mask(x_lengths, steps_x)  # [B, T']
-    y_valid = tf.sequence_mask(y_lengths, steps_y)  # [B, U']
-    # Zero the padding first: whatever it held (even NaN or inf) cannot reach the matrix product.
-    x = tf.where(x_valid[:, :, None], x, tf.zeros_like(x))
-    y = tf.where(y_valid[:, :, None], y, tf.zeros_like(y))
-    squared_x = tf.reduce_sum(tf.square(x), axis=-1)[:, :, None]
-    squared_y = tf.reduce_sum(tf.square(y), axis=-1)[:, None, :]
-    distance = tf.maximum(squared_x + squared_y - 2.0 * tf.matmul(x, y, transpose_b=True), 0.0)
-
-    inside = x_valid[:, :, None] & y_valid[:, None, :]
-    di = tf.range(steps_x)[None, :, None] - x_lengths[:, None, None]  # steps past the valid end, per axis
-    dj = tf.range(steps_y)[None, None, :] - y_lengths[:, None, None]
-    last_i = (steps_x - 1 - x_lengths)[:, None, None]
-    last_j = (steps_y - 1 - y_lengths)[:, None, None]
-    in_corner = (di >= 0) & (dj >= 0)
-    chain = in_corner & ((di == dj) | ((dj == last_j) & (di > last_j)) | ((di == last_i) & (dj > last_i)))
-    infinity = tf.constant(np.inf, dtype)
-    cost = tf.where(inside, distance, tf.where(chain, tf.zeros_like(distance), infinity))
-    return cost, inside, x, y
+    x = tf.where(tf.sequence_mask(x_lengths, steps_x)[:, :, None], x, tf.zeros_like(x))
+    y = tf.where(tf.sequence_mask(y_lengths, steps_y)[:, :, None], y, tf.zeros_like(y))
+    x_t = tf.pad(tf.reverse(tf.transpose(x, [2, 1, 0]), [1]), [[0, 0], [rows - steps_x, columns - 1 - rows], [0, 0]])
+    y_t = tf.pad(tf.reverse(tf.transpose(y, [2, 1, 0]), [1]), [[0, 0], [columns - steps_y, 0], [0, 0]])
+    return _materialized(x_t, x_lengths), _materialized(y_t, x_lengths)
 
 
-def _skew(cost):
-    """``[B, T, U]`` -> ``[T + U - 1, T, B]`` with entry ``[k, i, b] = cost[b, i, k - i]`` (inf outside)."""
-    batch, steps_x, steps_y = tf.shape(cost)[0], tf.shape(cost)[1], tf.shape(cost)[2]
-    infinity = tf.constant(np.inf, cost.dtype)
-    # Pad every row with T infinities, flatten, drop the tail and fold again with one column less:
-    # row i then starts i places further right, which turns columns j into diagonals i + j.
-    padded = tf.pad(cost, [[0, 0], [0, 0], [0, steps_x]], constant_values=infinity)
-    flat = tf.reshape(padded, [batch, steps_x * (steps_y + steps_x)])[:, : steps_x * (steps_y + steps_x - 1)]
-    sheared = tf.reshape(flat, [batch, steps_x, steps_y + steps_x - 1])
-    return tf.transpose(sheared, [2, 1, 0])
+def _costs(x_t, y_t, x_lengths, y_lengths, rows, columns):
+    """Frame costs on the padded grid, ``[columns - 1, columns, batch]``, batch last.
 
-
-def _shift_down(diagonal, fill):
-    """``out[i] = diagonal[i - 1]`` and ``out[0] = fill``, along axis 0 of ``[T, B]``."""
-    return tf.pad(diagonal[:-1], [[1, 0], [0, 0]], constant_values=fill)
-
-
-def _wavefront(skewed, combine):
-    """Accumulated cost ``R[i, j] = cost[i, j] + combine(R[i-1, j], R[i, j-1], R[i-1, j-1])``.
-
-    ``skewed`` is ``[K, T, B]`` from :func:`_skew`, ``K - 1`` a multiple of
-    ``_UNROLL``. Returns ``R`` at the bottom-right cell, ``[B]``.
+    ``x_t`` and ``y_t`` come from :func:`_frames`: reversed in time, so every
+    pair's last valid frames meet in the bottom-right cell ``(rows - 1,
+    columns - 1)`` and the answer is always there, whatever the lengths. Each
+    pair's first valid cell ``(rows - x_len, columns - y_len)`` is reached
+    from the top-left cell by one chain of zero-cost cells (diagonal, then
+    straight along row or column 0); every other cell outside the valid
+    block costs infinity.
     """
-    infinity = tf.constant(np.inf, skewed.dtype)
-    diagonals = tf.shape(skewed)[0]
-    first = skewed[0]  # only cell (0, 0) lies on diagonal 0; R there is its cost
-    before_first = tf.fill(tf.shape(first), infinity)
+    features = x_t.shape[0]
+    if features is not None and features <= 64:
+        # Squared distance, feature by feature: every term is contiguous along the batch (vectorised),
+        # and identical frames cost exactly 0.
+        distance = tf.square(x_t[0][:, None, :] - y_t[0][None, :, :])
+        for f in range(1, features):
+            distance += tf.square(x_t[f][:, None, :] - y_t[f][None, :, :])
+    else:
+        distance = tf.reduce_sum(tf.square(x_t[:, :, None, :] - y_t[:, None, :, :]), axis=0)
+    inside, chain = _cells(x_lengths, y_lengths, rows, columns)
+    infinity = tf.constant(np.inf, x_t.dtype)
+    return tf.where(inside, distance, tf.where(chain, tf.zeros_like(distance), infinity))
 
-    def body(k, previous, before):
-        for offset in range(_UNROLL):
-            current = skewed[k + offset] + combine(
-                _shift_down(previous, infinity), previous, _shift_down(before, infinity))
-            previous, before = current, previous
-        return k + _UNROLL, previous, before
 
-    _, last, _ = tf.while_loop(
-        lambda k, *_: k < diagonals, body, (tf.constant(1), first, before_first),
-        maximum_iterations=(diagonals - 1) // _UNROLL,
-    )
-    return last[-1]
+def _cells(x_lengths, y_lengths, rows, columns):
+    """Masks ``[columns - 1, columns, batch]``: the valid block, and the zero-cost chain leading to it."""
+    i = tf.range(columns - 1)[:, None, None]
+    j = tf.range(columns)[None, :, None]
+    first_i = (rows - x_lengths)[None, None, :]  # first valid cell of each pair
+    first_j = (columns - y_lengths)[None, None, :]
+    inside = (i >= first_i) & (j >= first_j)
+    back_i, back_j = first_i - 1 - i, first_j - 1 - j  # steps back from the cell before the first valid one
+    chain = (back_i >= 0) & (back_j >= 0) & (
+        (back_i == back_j)
+        | ((back_j == first_j - 1) & (back_i > back_j))  # along column 0
+        | ((back_i == first_i - 1) & (back_j > back_i)))  # along row 0
+    return inside, chain
+
+
+def _diagonal(costs, k, offset, rows, columns):
+    """Costs of anti-diagonal ``k`` (cells ``(i, k - i)``, ``i < rows``) as ``[rows, batch]``; inf off the grid.
+
+    ``costs`` is the ``[columns - 1, columns, B]`` array of :func:`_costs`,
+    read here as ``[columns, columns - 1, B]`` (same memory). Cell ``(i, j)``
+    sits at flat row ``i * columns + j = i * (columns - 1) + k``: in the
+    folded view, row ``i + k // (columns - 1)``, column ``k % (columns - 1)``.
+    So a whole diagonal is one rectangular slice at ``offset = (k // (columns
+    - 1), k % (columns - 1))``, and the matrix is never copied. Entries with
+    ``k - i`` outside ``[0, columns)`` belong to other cells and are masked.
+    Call it inside the loop: XLA then reads the folded view in place (folding
+    before the loop makes it write a folded copy, several times slower).
+    """
+    batch = costs.shape[2] if costs.shape[2] is not None else tf.shape(costs)[2]
+    folded = tf.reshape(costs, tf.stack([columns, columns - 1, batch]))
+    # Explicit sizes: with -1, XLA would size the slice as "the rest", which depends on the offset.
+    block = tf.slice(folded, tf.stack([offset[0], offset[1], 0]), tf.stack([rows, 1, batch]))[:, 0, :]
+    j = k - tf.range(rows)[:, None]
+    return tf.where((j >= 0) & (j < columns), block, tf.constant(np.inf, costs.dtype))
+
+
+def _next_offset(offset, step, columns):
+    """The folded offset of diagonal ``k + step`` from that of ``k`` (``|step| <= columns - 1``)."""
+    row, column = offset[0], offset[1] + step
+    wrap_up, wrap_down = column >= columns - 1, column < 0
+    row = tf.where(wrap_up, row + 1, tf.where(wrap_down, row - 1, row))
+    column = tf.where(wrap_up, column - (columns - 1), tf.where(wrap_down, column + (columns - 1), column))
+    return tf.stack([row, column])
+
+
+def _wavefront(costs, rows, columns, combine, record=False):
+    """``R[i, j] = cost[i, j] + combine(R[i-1, j], R[i, j-1], R[i-1, j-1])``, one anti-diagonal at a time.
+
+    ``costs`` comes from :func:`_costs`. The loop state is the last two
+    diagonals, each with an infinite row 0 in front, so that ``d[:-1]`` lines
+    each cell up with its upper neighbours and ``d[1:]`` with its left one.
+    ``R`` is 0 "before" the top-left cell. Returns ``R`` at the bottom-right
+    cell, ``[B]``; with ``record=True`` also every diagonal, ``[K, rows + 1, B]``
+    (the backward pass of soft-DTW needs them).
+    """
+    dtype = costs.dtype
+    batch = tf.shape(costs)[2]
+    diagonals = rows + columns - 1
+    top = tf.fill(tf.stack([1, batch]), tf.constant(np.inf, dtype))
+    empty = tf.fill(tf.stack([rows + 1, batch]), tf.constant(np.inf, dtype))
+    start = tf.concat([tf.zeros_like(top), empty[1:]], 0)  # its row 0 plays "R before cell (0, 0)"
+
+    def body(k, offset, previous, before, *history):
+        for step in range(_UNROLL):
+            current = _diagonal(costs, k + step, offset, rows, columns) + combine(
+                previous[:-1], previous[1:], before[:-1])
+            previous, before = tf.concat([top, current], 0), previous
+            history = tuple(h.write(k + step, previous) for h in history)
+            offset = _next_offset(offset, 1, columns)
+        return (k + _UNROLL, offset, previous, before) + history
+
+    state = (tf.constant(0), tf.constant([0, 0]), empty, start)
+    if record:
+        state += (tf.TensorArray(dtype, size=diagonals, element_shape=[None, None]),)
+    _, _, last, _, *history = tf.while_loop(lambda k, *_: k < diagonals, body, state,
+                                            maximum_iterations=diagonals // _UNROLL)
+    return (last[-1], history[0].stack()) if record else last[-1]
 
 
 def _hard_min(a, b, c):
@@ -201,62 +284,140 @@ def _hard_min(a, b, c):
 def _soft_min(gamma):
     """The soft minimum ``-gamma * log(sum(exp(-v / gamma)))`` of three tensors, elementwise.
 
-    Infinite entries (cells outside the path region) weigh nothing; where all
-    three are infinite the result is infinite. Written so that no NaN appears
-    in the values or in the gradients.
+    Shifted by the hard minimum ``m`` for stability. Infinite entries (cells
+    off every path) give ``exp(-inf) = 0``; where all three are infinite,
+    ``m`` is replaced by 0, the sum is 0 and the result ``+inf``, as it should
+    be. No NaN can appear.
     """
     def combine(a, b, c):
-        stacked = tf.stack([a, b, c], axis=0)
-        finite = tf.math.is_finite(stacked)
-        any_finite = tf.reduce_any(finite, axis=0)
-        lowest = tf.reduce_min(tf.where(finite, stacked, tf.fill(tf.shape(stacked), stacked.dtype.max)), axis=0)
-        lowest = tf.where(any_finite, lowest, tf.zeros_like(lowest))
-        # Mask *before* exp: a masked-out exp(+large) would be inf, and 0 * inf = NaN in the gradient.
-        excess = tf.where(finite, stacked - lowest, tf.zeros_like(stacked))
-        weights = tf.where(finite, tf.exp(-excess / gamma), tf.zeros_like(stacked))
-        total = tf.reduce_sum(weights, axis=0)
-        value = lowest - gamma * tf.math.log(tf.where(any_finite, total, tf.ones_like(total)))
-        return tf.where(any_finite, value, tf.fill(tf.shape(value), tf.constant(np.inf, value.dtype)))
+        lowest = tf.minimum(tf.minimum(a, b), c)
+        lowest = tf.where(tf.math.is_finite(lowest), lowest, tf.zeros_like(lowest))
+        scale = 1.0 / gamma
+        total = tf.exp((lowest - a) * scale) + tf.exp((lowest - b) * scale) + tf.exp((lowest - c) * scale)
+        return lowest - gamma * tf.math.log(total)
     return combine
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _dtw_compiled(x, y, x_lengths, y_lengths):
-    cost, _, _, _ = _padded_costs(x, y, x_lengths, y_lengths)
-    return _wavefront(_skew(cost), _hard_min)
+def _soft_cost_gradient(costs, history, rows, columns, gamma):
+    """``d R[bottom-right] / d cost`` for every cell, arranged like ``costs``: Cuturi & Blondel's ``E``.
+
+    The backward recursion, run over the diagonals in reverse:
+    ``E[i, j] = sum over the successors s of (i, j) of E[s] * w``, with
+    ``E = 1`` at the bottom-right cell, where ``w = exp((R[s] - cost[s] -
+    R[i, j]) / gamma)`` is the weight cell ``s`` gave ``(i, j)`` in its soft
+    minimum (``R[s] - cost[s]`` *is* that soft minimum). Since ``R[s] =
+    cost[s] + softmin(...)``, ``E[i, j]`` is the derivative of the final value
+    with respect to ``R[i, j]``, and so to ``cost[i, j]``. ``history`` holds
+    every diagonal of ``R`` from the forward pass. Each diagonal of ``E`` is
+    added into the folded layout of :func:`_diagonal` (entries off the grid
+    are 0, so the overlap is harmless).
+    """
+    dtype = costs.dtype
+    batch = tf.shape(costs)[2]
+    diagonals = rows + columns - 1
+    minus_infinity = tf.constant(-np.inf, dtype)
+    zero_row = tf.zeros(tf.stack([1, batch]), dtype)
+    unreachable_row = tf.fill(tf.stack([1, batch]), minus_infinity)
+    row = tf.range(rows)[:, None]
+    scale = 1.0 / gamma
+
+    def body(k, offset, e1, e2, s1, s2, gradient):
+        # e1, e2: E on diagonals k + 1 and k + 2; s1, s2: the soft minimum their cells received, -inf where
+        # unreachable (so that the weights are exp(-inf) = 0 there). Each has an extra row at the end, so
+        # that [1:] lines up every cell with its lower successors.
+        for step in range(_UNROLL):
+            accumulated = history[k - step][1:]  # R on diagonal k - step, [rows, B]
+            e = (e1[1:] * tf.exp((s1[1:] - accumulated) * scale)  # successor (i + 1, j)
+                 + e1[:-1] * tf.exp((s1[:-1] - accumulated) * scale)  # successor (i, j + 1)
+                 + e2[1:] * tf.exp((s2[1:] - accumulated) * scale))  # successor (i + 1, j + 1)
+            e = tf.where((k - step == diagonals - 1) & (row == rows - 1), tf.ones_like(e), e)
+            cost = _diagonal(costs, k - step, offset, rows, columns)
+            received = tf.where(tf.math.is_finite(accumulated), accumulated - cost, minus_infinity)
+            indices = tf.stack([offset[0] + tf.range(rows), tf.fill([rows], offset[1])], axis=1)
+            gradient = tf.tensor_scatter_nd_add(gradient, indices, e)
+            e1, e2 = tf.concat([e, zero_row], 0), e1
+            s1, s2 = tf.concat([received, unreachable_row], 0), s1
+            offset = _next_offset(offset, -1, columns)
+        return k - _UNROLL, offset, e1, e2, s1, s2, gradient
+
+    last = diagonals - 1
+    zeros = tf.zeros(tf.stack([rows + 1, batch]), dtype)
+    unreachable = tf.fill(tf.stack([rows + 1, batch]), minus_infinity)
+    state = (last, tf.stack([last // (columns - 1), last % (columns - 1)]), zeros, zeros, unreachable, unreachable,
+             tf.zeros(tf.stack([columns, columns - 1, batch]), dtype))
+    *_, gradient = tf.while_loop(lambda k, *_: k >= 0, body, state, maximum_iterations=diagonals // _UNROLL)
+    return tf.reshape(gradient, tf.shape(costs))
 
 
-def _soft_dtw_value(x, y, x_lengths, y_lengths, gamma):
-    cost, _, _, _ = _padded_costs(x, y, x_lengths, y_lengths)
-    return _wavefront(_skew(cost), _soft_min(gamma))
+def _ordered(x, y, x_lengths, y_lengths):
+    """Put the shorter sequences first when the sizes are known (DTW is symmetric; the grid is smaller)."""
+    swap = x.shape[1] is not None and y.shape[1] is not None and x.shape[1] > y.shape[1]
+    return ((y, x, y_lengths, x_lengths) if swap else (x, y, x_lengths, y_lengths)), swap
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _soft_dtw_compiled(x, y, x_lengths, y_lengths, gamma):
-    return _soft_dtw_value(x, y, x_lengths, y_lengths, gamma)
+def _dtw_program(x, y, x_lengths, y_lengths):
+    rows, columns = _grid(*_steps(x, y))
+    costs = _costs(*_frames(x, y, x_lengths, y_lengths, rows, columns), x_lengths, y_lengths, rows, columns)
+    return _wavefront(costs, rows, columns, _hard_min)
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _soft_dtw_and_gradients(x, y, x_lengths, y_lengths, gamma):
-    # Forward and backward in one compiled function: the loop's saved intermediate values never
-    # leave XLA. Pairs are independent, so the gradient of the sum holds every pair's own gradient.
-    with tf.GradientTape() as tape:
+def _soft_dtw_program(x, y, x_lengths, y_lengths, gamma):
+    """soft-DTW values, and every diagonal of ``R`` for the backward pass (``[K, rows + 1, B]``)."""
+    rows, columns = _grid(*_steps(x, y))
+    costs = _costs(*_frames(x, y, x_lengths, y_lengths, rows, columns), x_lengths, y_lengths, rows, columns)
+    return _wavefront(costs, rows, columns, _soft_min(gamma), record=True)
+
+
+def _soft_dtw_gradients_program(x, y, x_lengths, y_lengths, gamma, history):
+    """Gradients of the summed values, from the forward pass's ``history``: backward recursion, then chain rule."""
+    rows, columns = _grid(*_steps(x, y))
+    with tf.GradientTape() as tape:  # only the cheap rearrangement of the frames is taped
         tape.watch([x, y])
-        value = _soft_dtw_value(x, y, x_lengths, y_lengths, gamma)
-        total = tf.reduce_sum(value)
-    grad_x, grad_y = tape.gradient(total, [x, y])
-    return value, grad_x, grad_y
+        x_t, y_t = _frames(x, y, x_lengths, y_lengths, rows, columns)
+    costs = _costs(x_t, y_t, x_lengths, y_lengths, rows, columns)
+    inside, _ = _cells(x_lengths, y_lengths, rows, columns)
+    e = tf.where(inside, _soft_cost_gradient(costs, history, rows, columns, gamma), 0.0)  # [I, J, B]
+    # cost[i, j] = sum_f (x[f, i] - y[f, j])^2, so d/dx[f, i] = 2 sum_j e[i, j] (x[f, i] - y[f, j]).
+    grad_x_t = 2.0 * (x_t * tf.reduce_sum(e, axis=1)[None] - tf.einsum("ijb,fjb->fib", e, y_t))
+    grad_y_t = 2.0 * (y_t * tf.reduce_sum(e, axis=0)[None] - tf.einsum("ijb,fib->fjb", e, x_t))
+    return tape.gradient([x_t, y_t], [x, y], output_gradients=[grad_x_t, grad_y_t])
+
+
+_PROGRAMS = {"dtw": _dtw_program, "soft_dtw": _soft_dtw_program, "soft_dtw_gradients": _soft_dtw_gradients_program}
+_COMPILED = {}
+
+
+def _run(name, x, y, *rest):
+    """Run program ``name`` compiled with XLA: one ``tf.function`` per static shape, else a generic one.
+
+    With every size known when it is traced, XLA sees fixed-size slices in
+    the loop. Traced with open sizes (inside a caller's ``tf.function`` with
+    ``None`` dimensions), the same code still works, but XLA has to treat the
+    slice sizes as dynamic and pads every slice to its bound: correct, and
+    several times slower.
+    """
+    shapes = (tuple(x.shape), tuple(y.shape))
+    key = (name, x.dtype) + (shapes if None not in shapes[0] + shapes[1] else ("any",))
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(_PROGRAMS[name], jit_compile=True, reduce_retracing=key[-1] == "any")
+    return _COMPILED[key](x, y, *rest)
 
 
 def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
+    swap = _ordered(x, y, x_lengths, y_lengths)[1]
+
+    def ordered(a, b):  # (x, y) as the compiled functions take them
+        return (b, a, y_lengths, x_lengths) if swap else (a, b, x_lengths, y_lengths)
+
     @tf.custom_gradient
     def run(x, y):
-        # stop_gradient: the tape must not differentiate the compiled loop itself (its saved values
-        # cannot leave XLA); `gradient` below supplies the derivative instead.
-        value = _soft_dtw_compiled(tf.stop_gradient(x), tf.stop_gradient(y), x_lengths, y_lengths, gamma)
+        # stop_gradient: the tape must not differentiate the compiled loop itself; `gradient` below
+        # supplies the derivative (the backward recursion) instead.
+        value, history = _run("soft_dtw", *ordered(tf.stop_gradient(x), tf.stop_gradient(y)), gamma)
 
         def gradient(upstream):
-            _, grad_x, grad_y = _soft_dtw_and_gradients(x, y, x_lengths, y_lengths, gamma)
+            first, second = _run("soft_dtw_gradients", *ordered(x, y), gamma, history)
+            grad_x, grad_y = (second, first) if swap else (first, second)
             scale = tf.cast(upstream, x.dtype)[:, None, None]
             return scale * grad_x, scale * grad_y
 
@@ -299,16 +460,31 @@ def dtw(x, y, x_lengths=None, y_lengths=None):
         become graph assertions).
     """
     x, y, x_lengths, y_lengths = _checked(x, y, x_lengths, y_lengths)
-    return _dtw_compiled(x, y, x_lengths, y_lengths)
+    return _run("dtw", *_ordered(x, y, x_lengths, y_lengths)[0])
+
+
+#: Pairs per call of :func:`dtw` in :func:`dtw_all_pairs`: large enough to keep the loop's fixed costs
+#: small, small enough for the cost matrices to stay in the processor's cache.
+_PAIRS_PER_CALL = 1024
+
+
+def _length_groups(lengths, groups=3):
+    """Sequence indices split by length into at most ``groups`` parts: ``[(indices, longest), ...]``."""
+    order = np.argsort(lengths, kind="stable")
+    parts = [part for part in np.array_split(order, groups) if len(part)]
+    return [(part, int(lengths[part].max())) for part in parts]
 
 
 def dtw_all_pairs(x, y, x_lengths=None, y_lengths=None):
     """DTW cost of every ``x[m]`` against every ``y[n]``: a ``[len(x), len(y)]`` matrix.
 
-    The ``len(x) * len(y)`` pairs are formed by repeating ``x`` and tiling
-    ``y``, and computed with one call of :func:`dtw`, so memory grows with
-    the product of the two set sizes. Arguments as for :func:`dtw`, except
-    that ``x`` and ``y`` may hold different numbers of sequences.
+    Arguments as for :func:`dtw`, except that ``x`` and ``y`` may hold
+    different numbers of sequences. To save work, both sets are split into
+    three groups by length and each combination of groups is cut to its
+    longest sequences, so short pairs are not computed at the full padded
+    size. The pairs then go through :func:`dtw` in batches of
+    ``_PAIRS_PER_CALL`` (a last, shorter batch is padded with repeats), so
+    only a few shapes are ever compiled.
 
     Returns
     -------
@@ -319,9 +495,21 @@ def dtw_all_pairs(x, y, x_lengths=None, y_lengths=None):
         raise ValueError(f"x and y must be [sequences, time, features], got shapes {x.shape} and {y.shape}.")
     x_lengths = np.full(len(x), x.shape[1]) if x_lengths is None else np.asarray(x_lengths)
     y_lengths = np.full(len(y), y.shape[1]) if y_lengths is None else np.asarray(y_lengths)
-    costs = dtw(np.repeat(x, len(y), axis=0), np.tile(y, (len(x), 1, 1)),
-                np.repeat(x_lengths, len(y)), np.tile(y_lengths, len(x)))
-    return costs.numpy().reshape(len(x), len(y))
+    if len(x_lengths) != len(x) or len(y_lengths) != len(y):
+        raise ValueError(f"need one length per sequence: {len(x)} and {len(y)} sequences, "
+                         f"{len(x_lengths)} and {len(y_lengths)} lengths.")
+    costs = np.empty((len(x), len(y)), dtype=np.result_type(x, y))
+    for rows, steps_x in _length_groups(x_lengths):
+        for columns, steps_y in _length_groups(y_lengths):
+            pairs = len(rows) * len(columns)
+            size = min(_PAIRS_PER_CALL, pairs)
+            for start in range(0, pairs, size):
+                index = np.minimum(np.arange(start, start + size), pairs - 1)  # a short last batch repeats
+                first, second = rows[index // len(columns)], columns[index % len(columns)]
+                values = dtw(x[first, :steps_x], y[second, :steps_y], x_lengths[first], y_lengths[second]).numpy()
+                kept = min(size, pairs - start)
+                costs[first[:kept], second[:kept]] = values[:kept]
+    return costs
 
 
 def soft_dtw(x, y, gamma=1.0, x_lengths=None, y_lengths=None):

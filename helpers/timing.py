@@ -164,6 +164,25 @@ def dtw_timings(repeats=15):
     }
 
 
+def dtw_all_pairs_seconds(repeats=5):
+    """Seconds for :func:`helpers.sequences.dtw_all_pairs` on every JapaneseVowels test-train pair.
+
+    370 x 270 = 99,900 pairs of raw (unstandardised) float32 utterances of
+    7-29 frames. The first call, which compiles, is not counted.
+
+    Returns
+    -------
+    (pairs, seconds) : (int, float), seconds the median over ``repeats`` calls
+    """
+    from helpers import data
+    from helpers.sequences import dtw_all_pairs
+
+    vowels = data.japanese_vowels(standardize=False)
+    seconds = median_seconds(lambda: dtw_all_pairs(vowels.x_test, vowels.x_train, vowels.lengths_test,
+                                                   vowels.lengths_train), repeats=repeats, warmup=1)
+    return len(vowels.x_test) * len(vowels.x_train), seconds
+
+
 def benchmark_problems():
     """The book's two models as timing problems: ``{name: keyword arguments of step_timings}``.
 

@@ -131,8 +131,9 @@ def test_soft_dtw_tends_to_dtw_as_gamma_shrinks():
 
 # --- Gradients and graph modes -----------------------------------------------------------------
 
-def test_soft_dtw_gradient_matches_finite_differences():
-    x, y, lx, ly = batch(11, size=2, steps_x=5, steps_y=4)
+@pytest.mark.parametrize("steps_x, steps_y", [(5, 4), (4, 5)])  # the longer one first, or second
+def test_soft_dtw_gradient_matches_finite_differences(steps_x, steps_y):
+    x, y, lx, ly = batch(11, size=2, steps_x=steps_x, steps_y=steps_y)
     lx, ly = tf.constant(lx), tf.constant(ly)
     theoretical, numerical = tf.test.compute_gradient(lambda a, b: soft_dtw(a, b, 0.5, lx, ly),
                                                       [tf.constant(x), tf.constant(y)])
@@ -167,6 +168,40 @@ def test_inside_tf_function_with_open_shapes(jit):
     hard, soft = both(x, y, lx.astype("int32"), ly.astype("int32"))
     np.testing.assert_allclose(hard.numpy(), dtw(x, y, lx, ly).numpy(), rtol=1e-12)
     np.testing.assert_allclose(soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-12)
+
+
+def test_gradient_inside_tf_function_with_open_shapes():
+    # Traced with unknown sizes, the generic compiled programs run; they must agree with the per-shape ones.
+    spec = tf.TensorSpec([None, None, 3], tf.float64)
+
+    @tf.function(input_signature=[spec, spec])
+    def gradients(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch([x, y])
+            total = tf.reduce_sum(soft_dtw(x, y, 0.5))
+        return tape.gradient(total, [x, y])
+
+    x, y, _, _ = batch(17, steps_x=8, steps_y=5)
+    x, y = tf.constant(x), tf.constant(y)
+    with tf.GradientTape() as tape:
+        tape.watch([x, y])
+        total = tf.reduce_sum(soft_dtw(x, y, 0.5))
+    for open_shapes, static in zip(gradients(x, y), tape.gradient(total, [x, y])):
+        np.testing.assert_allclose(open_shapes.numpy(), static.numpy(), rtol=1e-10)
+
+
+def test_each_diagonal_is_read_from_the_folded_costs():
+    # The layout trick of _diagonal: cell (i, j) of a [columns - 1, columns] array read as
+    # [columns, columns - 1] lies on row i + k // (columns - 1), column k % (columns - 1), k = i + j.
+    from helpers import sequences
+
+    rows, columns = sequences._grid(5, 7)
+    cells = np.arange((columns - 1) * columns, dtype="float64").reshape(columns - 1, columns, 1)
+    for k in range(rows + columns - 1):
+        offset = tf.constant([k // (columns - 1), k % (columns - 1)])
+        diagonal = sequences._diagonal(tf.constant(cells), k, offset, rows, columns).numpy()[:, 0]
+        expected = [cells[i, k - i, 0] if 0 <= k - i < columns else np.inf for i in range(rows)]
+        np.testing.assert_array_equal(diagonal, expected)
 
 
 def test_trained_inside_a_compiled_step():
@@ -239,3 +274,15 @@ def test_dtw_all_pairs_matches_pair_by_pair():
     np.testing.assert_allclose(dtw_all_pairs(x, y), [[reference_dtw(a, b) for b in y] for a in x], rtol=1e-10)
     with pytest.raises(ValueError, match=r"\[sequences, time, features\]"):
         dtw_all_pairs(x[0], y)
+    with pytest.raises(ValueError, match="one length per sequence"):
+        dtw_all_pairs(x, y, lx[:2], ly)
+
+
+def test_dtw_all_pairs_over_several_batches_and_length_groups(monkeypatch):
+    from helpers import sequences
+
+    monkeypatch.setattr(sequences, "_PAIRS_PER_CALL", 4)  # 35 pairs: many batches, a short last one
+    x, _, lx, _ = batch(18, size=5, steps_x=9)
+    _, y, _, ly = batch(19, size=7, steps_y=6)
+    expected = [[reference_dtw(x[m, :lx[m]], y[n, :ly[n]]) for n in range(7)] for m in range(5)]
+    np.testing.assert_allclose(sequences.dtw_all_pairs(x, y, lx, ly), expected, rtol=1e-10)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.timing import median_seconds, step_timings, tracing_counts
+from helpers.timing import dtw_all_pairs_seconds, median_seconds, step_timings, tracing_counts
 
 
 def test_median_seconds_calls_warmup_plus_repeats_times():
@@ -46,3 +46,8 @@ def test_tracing_counts():
     assert tracing_counts() == {"no signature": 8, "reduce_retracing=True": 2,
                                 "input_signature, batch axis None": 1}
     assert tracing_counts(batch_sizes=(4, 4, 4))["no signature"] == 1
+
+
+def test_dtw_all_pairs_seconds_counts_every_pair():
+    pairs, seconds = dtw_all_pairs_seconds(repeats=1)
+    assert pairs == 370 * 270 and seconds > 0
