@@ -23,6 +23,7 @@ open shapes too, more slowly) and under ``jit_compile=True``.
 Identical frames cost exactly 0: the distance is computed as
 ``sum((x - y) ** 2)``, not as ``|x|^2 + |y|^2 - 2 x.y``.
 """
+import functools
 import numbers
 
 import numpy as np
@@ -54,11 +55,17 @@ def _as_sequences(name, value):
     return tensor
 
 
+@functools.lru_cache(maxsize=64)
+def _full_lengths(batch, steps):
+    """``[steps] * batch`` as an int32 tensor (eager only: a graph tensor must not be cached)."""
+    return tf.constant(np.full(batch, steps, np.int32))
+
+
 def _as_lengths(name, lengths, batch, steps, size_name):
     """Lengths as int32 [batch], checked to lie in [1, steps]; all `steps` when None."""
     if lengths is None:
-        if isinstance(batch, int) and isinstance(steps, int):
-            return tf.constant(np.full(batch, steps, np.int32))
+        if tf.executing_eagerly():
+            return _full_lengths(int(batch), int(steps))  # a cached constant: no op to run
         return tf.fill([batch], steps)
     lengths = tf.convert_to_tensor(lengths)
     if not lengths.dtype.is_integer:
@@ -388,18 +395,25 @@ _COMPILED = {}
 
 
 def _run(name, x, y, *rest):
-    """Run program ``name`` compiled with XLA: one ``tf.function`` per static shape, else a generic one.
+    """Run program ``name`` compiled with XLA: one concrete function per static shape, else a generic one.
 
     With every size known when it is traced, XLA sees fixed-size slices in
-    the loop. Traced with open sizes (inside a caller's ``tf.function`` with
-    ``None`` dimensions), the same code still works, but XLA has to treat the
-    slice sizes as dynamic and pads every slice to its bound: correct, and
-    several times slower.
+    the loop; and calling the traced (concrete) function directly skips the
+    argument matching of ``tf.function``, which costs more than the work for
+    small batches. Traced with open sizes (inside a caller's ``tf.function``
+    with ``None`` dimensions), the same code still works, but XLA has to
+    treat the slice sizes as dynamic and pads every slice to its bound:
+    correct, and several times slower.
     """
     shapes = (tuple(x.shape), tuple(y.shape))
-    key = (name, x.dtype) + (shapes if None not in shapes[0] + shapes[1] else ("any",))
+    if None in shapes[0] + shapes[1]:
+        key = (name, x.dtype, "any")
+        if key not in _COMPILED:
+            _COMPILED[key] = tf.function(_PROGRAMS[name], jit_compile=True, reduce_retracing=True)
+        return _COMPILED[key](x, y, *rest)
+    key = (name, x.dtype) + shapes
     if key not in _COMPILED:
-        _COMPILED[key] = tf.function(_PROGRAMS[name], jit_compile=True, reduce_retracing=key[-1] == "any")
+        _COMPILED[key] = tf.function(_PROGRAMS[name], jit_compile=True).get_concrete_function(x, y, *rest)
     return _COMPILED[key](x, y, *rest)
 
 
@@ -468,7 +482,7 @@ def dtw(x, y, x_lengths=None, y_lengths=None):
 _PAIRS_PER_CALL = 1024
 
 
-def _length_groups(lengths, groups=3):
+def _length_groups(lengths, groups=4):
     """Sequence indices split by length into at most ``groups`` parts: ``[(indices, longest), ...]``."""
     order = np.argsort(lengths, kind="stable")
     parts = [part for part in np.array_split(order, groups) if len(part)]
@@ -480,7 +494,7 @@ def dtw_all_pairs(x, y, x_lengths=None, y_lengths=None):
 
     Arguments as for :func:`dtw`, except that ``x`` and ``y`` may hold
     different numbers of sequences. To save work, both sets are split into
-    three groups by length and each combination of groups is cut to its
+    four groups by length and each combination of groups is cut to its
     longest sequences, so short pairs are not computed at the full padded
     size. The pairs then go through :func:`dtw` in batches of
     ``_PAIRS_PER_CALL`` (a last, shorter batch is padded with repeats), so
