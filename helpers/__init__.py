@@ -23,9 +23,10 @@ Everything else lives in submodules:
   (chapters 4-7).
 * :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`, :func:`nearest_centroid_accuracy`,
   :func:`confusion_matrix` (chapter 6).
-* :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_path`: dynamic time
+* :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time
   warping in a TensorFlow graph (chapter 7).
-* :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`, :func:`dtw_timings`:
+* :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`, :func:`dtw_timings`,
+  :func:`dtw_all_pairs_seconds`:
   the measurements of chapter 10 and ``make benchmark``.
 """
 from helpers.tfenv import apply_tf_env_defaults

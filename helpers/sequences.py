@@ -121,10 +121,11 @@ def _checked(x, y, x_lengths, y_lengths):
 # The compiled core
 # ----------------------------------------------------------------------------
 
-#: Anti-diagonals computed per pass of the while loop. A pass has a fixed
-#: cost on top of its arithmetic, so two diagonals per pass are faster than
-#: one; more make XLA fuse (and recompute) several diagonals in one kernel.
-_UNROLL = 2
+#: Anti-diagonals computed per pass of the while loop. More than one per pass
+#: saves a little loop overhead, but XLA then fuses consecutive diagonals into
+#: one kernel and computes the earlier ones twice: measured, one is fastest
+#: for DTW and clearly so for soft-DTW (its exp and log are the costly part).
+_UNROLL = 1
 
 
 def _round_up(n, multiple):

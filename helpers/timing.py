@@ -14,11 +14,15 @@ import tensorflow as tf
 from helpers.training import compiled_train_step, train_step
 
 
-def median_seconds(fn, repeats=20, warmup=2):
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
+def _check_counts(repeats, warmup):
     for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+
+
+def median_seconds(fn, repeats=20, warmup=2):
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
+    _check_counts(repeats, warmup)
     if not callable(fn):
         raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}; wrap it in a lambda.")
     for _ in range(warmup):
@@ -29,6 +33,34 @@ def median_seconds(fn, repeats=20, warmup=2):
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def interleaved_median_seconds(fns, repeats=20, warmup=2):
+    """Median seconds of each ``fns[name]()``, timed in turns: one call of each, ``repeats`` rounds.
+
+    Taking turns exposes every function to the same changes in machine load
+    (other processes, clock speed), so ratios between them are steadier than
+    with one :func:`median_seconds` after the other.
+
+    Returns
+    -------
+    dict
+        Name -> median seconds, in the order of ``fns``.
+    """
+    if not isinstance(fns, dict) or not fns:
+        raise TypeError(f"fns must be a non-empty dict of name -> callable, got {type(fns).__name__}.")
+    _check_counts(repeats, warmup)
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(f"fns[{name!r}] must be callable with no arguments; wrap it in a lambda.")
+    times = {name: [] for name in fns}
+    for round_ in range(warmup + repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
@@ -123,7 +155,9 @@ def dtw_timings(repeats=15):
 
     B = 64 pairs of T = U = 100 frames with 12 features; ours in float32, the
     libraries in float64 (what they compute in; converted once, outside the
-    timing). Needs the test-only packages tslearn and dtaidistance.
+    timing). Timed in turns (:func:`interleaved_median_seconds`), so that a
+    change in machine load does not fall on one of them only. Needs the
+    test-only packages tslearn and dtaidistance.
 
     Returns
     -------
@@ -152,16 +186,15 @@ def dtw_timings(repeats=15):
     theirs = np.array([dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)])
     if not np.allclose(ours, theirs, rtol=1e-4):
         raise AssertionError("helpers.sequences.dtw and dtaidistance disagree; the timings would compare different things")
-    return {
-        "helpers.sequences.dtw": median_seconds(lambda: dtw(x_tf, y_tf).numpy(), repeats),
-        "dtaidistance dtw_ndim.distance_fast (loop)": median_seconds(
-            lambda: [dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)], repeats),
-        "tslearn dtw (loop)": median_seconds(
-            lambda: [tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)], repeats),
-        "helpers.sequences.soft_dtw value+gradient": median_seconds(ours_value_and_gradient, repeats),
-        "tslearn soft_dtw value (loop)": median_seconds(
-            lambda: [tslearn_soft_dtw(x64[b], y64[b], gamma=1.0) for b in range(DTW_BATCH)], repeats),
-    }
+    return interleaved_median_seconds({
+        "helpers.sequences.dtw": lambda: dtw(x_tf, y_tf).numpy(),
+        "dtaidistance dtw_ndim.distance_fast (loop)":
+            lambda: [dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)],
+        "tslearn dtw (loop)": lambda: [tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)],
+        "helpers.sequences.soft_dtw value+gradient": ours_value_and_gradient,
+        "tslearn soft_dtw value (loop)":
+            lambda: [tslearn_soft_dtw(x64[b], y64[b], gamma=1.0) for b in range(DTW_BATCH)],
+    }, repeats=repeats)
 
 
 def dtw_all_pairs_seconds(repeats=5):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.timing import dtw_all_pairs_seconds, median_seconds, step_timings, tracing_counts
+from helpers.timing import (dtw_all_pairs_seconds, interleaved_median_seconds, median_seconds, step_timings,
+                            tracing_counts)
 
 
 def test_median_seconds_calls_warmup_plus_repeats_times():
@@ -51,3 +52,17 @@ def test_tracing_counts():
 def test_dtw_all_pairs_seconds_counts_every_pair():
     pairs, seconds = dtw_all_pairs_seconds(repeats=1)
     assert pairs == 370 * 270 and seconds > 0
+
+
+def test_interleaved_median_seconds_takes_turns():
+    calls = []
+    seconds = interleaved_median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                         repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4
+    assert list(seconds) == ["a", "b"] and all(value >= 0.0 for value in seconds.values())
+    with pytest.raises(TypeError, match="non-empty dict"):
+        interleaved_median_seconds({})
+    with pytest.raises(TypeError, match="lambda"):
+        interleaved_median_seconds({"a": 3})
+    with pytest.raises(ValueError, match=">="):
+        interleaved_median_seconds({"a": lambda: None}, repeats=0)
