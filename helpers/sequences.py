@@ -121,28 +121,16 @@ def _checked(x, y, x_lengths, y_lengths):
 # The compiled core
 # ----------------------------------------------------------------------------
 
-#: Anti-diagonals computed per pass of the while loop. More than one per pass
-#: saves a little loop overhead, but XLA then fuses consecutive diagonals into
-#: one kernel and computes the earlier ones twice: measured, one is fastest
-#: for DTW and clearly so for soft-DTW (its exp and log are the costly part).
-_UNROLL = 1
-
-
-def _round_up(n, multiple):
-    return (n + multiple - 1) // multiple * multiple
-
-
 def _grid(steps_x, steps_y):
     """``(rows, columns)`` of the padded grid for ``T`` and ``U`` frames (ints or int32 tensors).
 
     Both sequences get at least one padding frame in front (room for the
-    zero-cost chain of :func:`_costs`); ``rows + columns - 1`` diagonals and
-    ``columns - 1`` are multiples of ``_UNROLL``; and ``columns - 1 >= rows``,
-    which :func:`_diagonal` needs. The grid is smallest when ``T <= U``.
+    zero-cost chain of :func:`_costs`), and ``columns - 1 >= rows``, which
+    :func:`_diagonal` needs. The grid is smallest when ``T <= U``.
     """
-    rows = _round_up(steps_x + 1, _UNROLL)
+    rows = steps_x + 1
     longer = max(steps_y, rows) if isinstance(steps_y, int) and isinstance(rows, int) else tf.maximum(steps_y, rows)
-    return rows, 1 + _round_up(longer, _UNROLL)
+    return rows, 1 + longer
 
 
 def _steps(x, y):
@@ -257,7 +245,9 @@ def _wavefront(costs, rows, columns, combine, record=False):
     ``costs`` comes from :func:`_costs`. The loop state is the last two
     diagonals, each with an infinite row 0 in front, so that ``d[:-1]`` lines
     each cell up with its upper neighbours and ``d[1:]`` with its left one.
-    ``R`` is 0 "before" the top-left cell. Returns ``R`` at the bottom-right
+    ``R`` is 0 "before" the top-left cell. One diagonal per pass: with more,
+    XLA fuses consecutive diagonals into one kernel and computes the earlier
+    ones again (measured slower, clearly so for soft-DTW). Returns ``R`` at the bottom-right
     cell, ``[B]``; with ``record=True`` also every diagonal, ``[K, rows + 1, B]``
     (the backward pass of soft-DTW needs them).
     """
@@ -269,19 +259,16 @@ def _wavefront(costs, rows, columns, combine, record=False):
     start = tf.concat([tf.zeros_like(top), empty[1:]], 0)  # its row 0 plays "R before cell (0, 0)"
 
     def body(k, offset, previous, before, *history):
-        for step in range(_UNROLL):
-            current = _diagonal(costs, k + step, offset, rows, columns) + combine(
-                previous[:-1], previous[1:], before[:-1])
-            previous, before = tf.concat([top, current], 0), previous
-            history = tuple(h.write(k + step, previous) for h in history)
-            offset = _next_offset(offset, 1, columns)
-        return (k + _UNROLL, offset, previous, before) + history
+        current = _diagonal(costs, k, offset, rows, columns) + combine(previous[:-1], previous[1:], before[:-1])
+        current = tf.concat([top, current], 0)
+        history = tuple(h.write(k, current) for h in history)
+        return (k + 1, _next_offset(offset, 1, columns), current, previous) + history
 
     state = (tf.constant(0), tf.constant([0, 0]), empty, start)
     if record:
         state += (tf.TensorArray(dtype, size=diagonals, element_shape=[None, None]),)
     _, _, last, _, *history = tf.while_loop(lambda k, *_: k < diagonals, body, state,
-                                            maximum_iterations=diagonals // _UNROLL)
+                                            maximum_iterations=diagonals)
     return (last[-1], history[0].stack()) if record else last[-1]
 
 
@@ -329,31 +316,34 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
     row = tf.range(rows)[:, None]
     scale = 1.0 / gamma
 
-    def body(k, offset, e1, e2, s1, s2, gradient):
-        # e1, e2: E on diagonals k + 1 and k + 2; s1, s2: the soft minimum their cells received, -inf where
-        # unreachable (so that the weights are exp(-inf) = 0 there). Each has an extra row at the end, so
-        # that [1:] lines up every cell with its lower successors.
-        for step in range(_UNROLL):
-            accumulated = history[k - step][1:]  # R on diagonal k - step, [rows, B]
-            e = (e1[1:] * tf.exp((s1[1:] - accumulated) * scale)  # successor (i + 1, j)
-                 + e1[:-1] * tf.exp((s1[:-1] - accumulated) * scale)  # successor (i, j + 1)
-                 + e2[1:] * tf.exp((s2[1:] - accumulated) * scale))  # successor (i + 1, j + 1)
-            e = tf.where((k - step == diagonals - 1) & (row == rows - 1), tf.ones_like(e), e)
-            cost = _diagonal(costs, k - step, offset, rows, columns)
-            received = tf.where(tf.math.is_finite(accumulated), accumulated - cost, minus_infinity)
-            indices = tf.stack([offset[0] + tf.range(rows), tf.fill([rows], offset[1])], axis=1)
-            gradient = tf.tensor_scatter_nd_add(gradient, indices, e)
-            e1, e2 = tf.concat([e, zero_row], 0), e1
-            s1, s2 = tf.concat([received, unreachable_row], 0), s1
-            offset = _next_offset(offset, -1, columns)
-        return k - _UNROLL, offset, e1, e2, s1, s2, gradient
+    def received(k, offset):
+        """The soft minimum each cell of diagonal ``k`` received, ``[rows + 1, B]``; -inf where unreachable
+        or past the last diagonal (its weights are then exp(-inf) = 0), and in an extra last row."""
+        accumulated = history[tf.minimum(k, diagonals - 1)][1:]
+        usable = tf.math.is_finite(accumulated) & (k < diagonals)
+        value = tf.where(usable, accumulated - _diagonal(costs, k, offset, rows, columns), minus_infinity)
+        return tf.concat([value, unreachable_row], 0)
+
+    def body(k, offset, e1, e2, gradient):
+        # e1, e2: E on diagonals k + 1 and k + 2, each with a zero row at the end, so that [1:] lines
+        # every cell up with its lower successors. What those cells received is read again from the
+        # history: that costs less than carrying it through the loop.
+        accumulated = history[k][1:]  # R on diagonal k, [rows, B]
+        s1 = received(k + 1, _next_offset(offset, 1, columns))
+        s2 = received(k + 2, _next_offset(offset, 2, columns))
+        e = (e1[1:] * tf.exp((s1[1:] - accumulated) * scale)  # successor (i + 1, j)
+             + e1[:-1] * tf.exp((s1[:-1] - accumulated) * scale)  # successor (i, j + 1)
+             + e2[1:] * tf.exp((s2[1:] - accumulated) * scale))  # successor (i + 1, j + 1)
+        e = tf.where((k == diagonals - 1) & (row == rows - 1), tf.ones_like(e), e)
+        indices = tf.stack([offset[0] + tf.range(rows), tf.fill([rows], offset[1])], axis=1)
+        gradient = tf.tensor_scatter_nd_add(gradient, indices, e)
+        return k - 1, _next_offset(offset, -1, columns), tf.concat([e, zero_row], 0), e1, gradient
 
     last = diagonals - 1
     zeros = tf.zeros(tf.stack([rows + 1, batch]), dtype)
-    unreachable = tf.fill(tf.stack([rows + 1, batch]), minus_infinity)
-    state = (last, tf.stack([last // (columns - 1), last % (columns - 1)]), zeros, zeros, unreachable, unreachable,
+    state = (last, tf.stack([last // (columns - 1), last % (columns - 1)]), zeros, zeros,
              tf.zeros(tf.stack([columns, columns - 1, batch]), dtype))
-    *_, gradient = tf.while_loop(lambda k, *_: k >= 0, body, state, maximum_iterations=diagonals // _UNROLL)
+    *_, gradient = tf.while_loop(lambda k, *_: k >= 0, body, state, maximum_iterations=diagonals)
     return tf.reshape(gradient, tf.shape(costs))
 
 
