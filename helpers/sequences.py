@@ -347,10 +347,14 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
     return tf.reshape(gradient, tf.shape(costs))
 
 
-def _ordered(x, y, x_lengths, y_lengths):
-    """Put the shorter sequences first when the sizes are known (DTW is symmetric; the grid is smaller)."""
-    swap = x.shape[1] is not None and y.shape[1] is not None and x.shape[1] > y.shape[1]
-    return ((y, x, y_lengths, x_lengths) if swap else (x, y, x_lengths, y_lengths)), swap
+def _longer_first(x, y):
+    """True when ``x`` is known to be longer than ``y``: then swap them (DTW is symmetric; the grid is smaller)."""
+    return x.shape[1] is not None and y.shape[1] is not None and x.shape[1] > y.shape[1]
+
+
+def _ordered(swap, x, y, x_lengths, y_lengths):
+    """The arguments of the compiled programs, ``x`` and ``y`` swapped if ``swap``."""
+    return (y, x, y_lengths, x_lengths) if swap else (x, y, x_lengths, y_lengths)
 
 
 def _dtw_program(x, y, x_lengths, y_lengths):
@@ -409,19 +413,17 @@ def _run(name, x, y, *rest):
 
 
 def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
-    swap = _ordered(x, y, x_lengths, y_lengths)[1]
-
-    def ordered(a, b):  # (x, y) as the compiled functions take them
-        return (b, a, y_lengths, x_lengths) if swap else (a, b, x_lengths, y_lengths)
+    swap = _longer_first(x, y)
 
     @tf.custom_gradient
     def run(x, y):
         # stop_gradient: the tape must not differentiate the compiled loop itself; `gradient` below
         # supplies the derivative (the backward recursion) instead.
-        value, history = _run("soft_dtw", *ordered(tf.stop_gradient(x), tf.stop_gradient(y)), gamma)
+        inputs = _ordered(swap, tf.stop_gradient(x), tf.stop_gradient(y), x_lengths, y_lengths)
+        value, history = _run("soft_dtw", *inputs, gamma)
 
         def gradient(upstream):
-            first, second = _run("soft_dtw_gradients", *ordered(x, y), gamma, history)
+            first, second = _run("soft_dtw_gradients", *_ordered(swap, x, y, x_lengths, y_lengths), gamma, history)
             grad_x, grad_y = (second, first) if swap else (first, second)
             scale = tf.cast(upstream, x.dtype)[:, None, None]
             return scale * grad_x, scale * grad_y
@@ -465,7 +467,7 @@ def dtw(x, y, x_lengths=None, y_lengths=None):
         become graph assertions).
     """
     x, y, x_lengths, y_lengths = _checked(x, y, x_lengths, y_lengths)
-    return _run("dtw", *_ordered(x, y, x_lengths, y_lengths)[0])
+    return _run("dtw", *_ordered(_longer_first(x, y), x, y, x_lengths, y_lengths))
 
 
 #: Pairs per call of :func:`dtw` in :func:`dtw_all_pairs`: large enough to keep the loop's fixed costs
