@@ -272,6 +272,72 @@ def _wavefront(costs, rows, columns, combine, record=False):
     return (last[-1], history[0].stack()) if record else last[-1]
 
 
+def _written(buffer, values, first_row):
+    """``buffer`` with rows ``first_row, first_row + 1, ...`` replaced by ``values`` (the other row kept).
+
+    Compiled, this is a dynamic-update-slice that XLA performs in place, in
+    the same kernel that computes ``values``: nothing is copied, and the
+    kernel runs on one thread (splitting a few thousand numbers across
+    threads costs more than it saves).
+    """
+    size = tf.shape(values)
+    return tf.raw_ops.TensorStridedSliceUpdate(
+        input=buffer, begin=tf.stack([first_row, 0]), end=tf.stack([first_row + size[0], size[1]]),
+        strides=[1, 1], value=values)
+
+
+def _three_at_a_time(step, steps, empty):
+    """Run ``new = step(t, last, second_last, scratch)`` for ``t = 0, ..., steps - 1`` in a ``tf.while_loop``.
+
+    Three steps per loop pass, over three buffers shaped like ``empty`` that
+    take turns: each step writes its result into the buffer of the step
+    three before, which nothing needs any more (``scratch``), by
+    :func:`_written`. After three steps every buffer is back in its place,
+    so XLA copies nothing between passes, and the loop's own bookkeeping is
+    paid once per three steps. ``step`` must leave the row of ``scratch`` it
+    does not write as it is: that row keeps its value from ``empty``. Steps
+    past ``steps`` (at most two, to fill the last pass) must be harmless.
+    Returns the result of the last step.
+    """
+    passes = (steps + 2) // 3
+
+    def body(p, a, b, z):
+        t = 3 * p
+        n1 = step(t, a, b, z)
+        n2 = step(t + 1, n1, a, b)
+        n3 = step(t + 2, n2, n1, a)
+        return p + 1, n3, n2, n1
+
+    _, a, b, z = tf.while_loop(lambda p, *_: p < passes, body, (tf.constant(0), empty, empty, empty),
+                               maximum_iterations=passes)
+    extra = 3 * passes - steps  # the last real step went into a (all three of the last pass were real), b or z
+    return (a, b, z)[extra] if isinstance(extra, int) else tf.gather(tf.stack([a, b, z]), extra)
+
+
+def _dtw_wavefront(costs, rows, columns):
+    """The hard-minimum recursion of :func:`_wavefront`, faster: ``R`` at the bottom-right cell, ``[B]``.
+
+    Each diagonal is written in place into one of three rotating buffers
+    (:func:`_three_at_a_time`), so a loop pass runs three kernels and copies
+    nothing. XLA runs an in-place kernel on one thread: for a minimum and
+    an addition that beats the fixed costs of the general loop (copies
+    between passes, small kernels split across threads), but soft-DTW's
+    ``exp`` and ``log`` on every cell want both cores, and measured slower
+    this way; so soft-DTW keeps :func:`_wavefront`.
+    """
+    batch = costs.shape[2] if costs.shape[2] is not None else tf.shape(costs)[2]
+    empty = tf.fill(tf.stack([rows + 1, batch]), tf.constant(np.inf, costs.dtype))
+    first_cell = tf.range(rows)[:, None] == 0
+
+    def step(k, previous, before, scratch):
+        reached = _hard_min(previous[:-1], previous[1:], before[:-1])
+        reached = tf.where((k == 0) & first_cell, tf.zeros_like(reached), reached)  # the path starts here
+        offset = tf.stack([k // (columns - 1), k % (columns - 1)])
+        return _written(scratch, _diagonal(costs, k, offset, rows, columns) + reached, 1)
+
+    return _three_at_a_time(step, rows + columns - 1, empty)[-1]
+
+
 def _hard_min(a, b, c):
     return tf.minimum(tf.minimum(a, b), c)
 
@@ -360,7 +426,7 @@ def _ordered(swap, x, y, x_lengths, y_lengths):
 def _dtw_program(x, y, x_lengths, y_lengths):
     rows, columns = _grid(*_steps(x, y))
     costs = _costs(*_frames(x, y, x_lengths, y_lengths, rows, columns), x_lengths, y_lengths, rows, columns)
-    return _wavefront(costs, rows, columns, _hard_min)
+    return _dtw_wavefront(costs, rows, columns)
 
 
 def _soft_dtw_program(x, y, x_lengths, y_lengths, gamma):
@@ -370,15 +436,15 @@ def _soft_dtw_program(x, y, x_lengths, y_lengths, gamma):
     return _wavefront(costs, rows, columns, _soft_min(gamma), record=True)
 
 
-def _soft_dtw_gradients_program(x, y, x_lengths, y_lengths, gamma, history):
-    """Gradients of the summed values, from the forward pass's ``history``: backward recursion, then chain rule."""
+def _soft_dtw_gradients_program(x, y, x_lengths, y_lengths, gamma, history, upstream):
+    """Gradients of ``sum(upstream * values)`` from the forward pass's ``history``: backward recursion, then chain rule."""
     rows, columns = _grid(*_steps(x, y))
     with tf.GradientTape() as tape:  # only the cheap rearrangement of the frames is taped
         tape.watch([x, y])
         x_t, y_t = _frames(x, y, x_lengths, y_lengths, rows, columns)
     costs = _costs(x_t, y_t, x_lengths, y_lengths, rows, columns)
     inside, _ = _cells(x_lengths, y_lengths, rows, columns)
-    e = tf.where(inside, _soft_cost_gradient(costs, history, rows, columns, gamma), 0.0)  # [I, J, B]
+    e = tf.where(inside, _soft_cost_gradient(costs, history, rows, columns, gamma) * upstream, 0.0)  # [I, J, B]
     # cost[i, j] = sum_f (x[f, i] - y[f, j])^2, so d/dx[f, i] = 2 sum_j e[i, j] (x[f, i] - y[f, j]).
     grad_x_t = 2.0 * (x_t * tf.reduce_sum(e, axis=1)[None] - tf.einsum("ijb,fjb->fib", e, y_t))
     grad_y_t = 2.0 * (y_t * tf.reduce_sum(e, axis=0)[None] - tf.einsum("ijb,fib->fjb", e, x_t))
@@ -423,10 +489,11 @@ def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
         value, history = _run("soft_dtw", *inputs, gamma)
 
         def gradient(upstream):
-            first, second = _run("soft_dtw_gradients", *_ordered(swap, x, y, x_lengths, y_lengths), gamma, history)
-            grad_x, grad_y = (second, first) if swap else (first, second)
-            scale = tf.cast(upstream, x.dtype)[:, None, None]
-            return scale * grad_x, scale * grad_y
+            # The upstream gradient goes into the compiled program too: every eager operation out here
+            # costs about as much as a small program run.
+            first, second = _run("soft_dtw_gradients", *_ordered(swap, x, y, x_lengths, y_lengths), gamma, history,
+                                 tf.cast(upstream, x.dtype))
+            return (second, first) if swap else (first, second)
 
         return value, gradient
 

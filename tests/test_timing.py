@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.timing import (dtw_all_pairs_seconds, interleaved_median_seconds, median_seconds, step_timings,
-                            tracing_counts)
+from helpers.timing import (DTW_BATCH, DTW_FEATURES, DTW_STEPS, dtw_all_pairs_seconds, dtw_batch, dtw_ratios,
+                            interleaved_median_seconds, median_seconds, step_timings, tracing_counts)
 
 
 def test_median_seconds_calls_warmup_plus_repeats_times():
@@ -47,6 +47,23 @@ def test_tracing_counts():
     assert tracing_counts() == {"no signature": 8, "reduce_retracing=True": 2,
                                 "input_signature, batch axis None": 1}
     assert tracing_counts(batch_sizes=(4, 4, 4))["no signature"] == 1
+
+
+def test_dtw_batch_is_the_same_every_time():
+    x, y = dtw_batch()
+    assert x.shape == y.shape == (DTW_BATCH, DTW_STEPS, DTW_FEATURES) and x.dtype == tf.float32
+    np.testing.assert_array_equal(x.numpy(), dtw_batch()[0].numpy())
+    assert not np.array_equal(x.numpy(), y.numpy())
+
+
+def test_dtw_ratios_against_targets():
+    times = {"helpers.sequences.dtw": 1.0, "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
+             "tslearn dtw (loop)": 14.9, "helpers.sequences.soft_dtw value+gradient": 2.0,
+             "tslearn soft_dtw value (loop)": 11.0}
+    ratios = dtw_ratios(times)
+    assert ratios["dtw vs dtaidistance"] == (3.0, 3.0, True)  # exactly on target counts as met
+    assert ratios["dtw vs tslearn"] == (14.9, 15.0, False)
+    assert ratios["soft_dtw value+gradient vs tslearn soft_dtw value"] == (5.5, 5.0, True)
 
 
 def test_dtw_all_pairs_seconds_counts_every_pair():
