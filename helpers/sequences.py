@@ -230,6 +230,11 @@ def _diagonal(costs, k, offset, rows, columns):
     return tf.where((j >= 0) & (j < columns), block, tf.constant(np.inf, costs.dtype))
 
 
+def _offset(k, columns):
+    """The folded offset ``(row, column)`` of diagonal ``k`` in :func:`_diagonal`, int32 ``[..., 2]``."""
+    return tf.stack([k // (columns - 1), k % (columns - 1)], -1)
+
+
 def _next_offset(offset, step, columns):
     """The folded offset of diagonal ``k + step`` from that of ``k`` (``|step| <= columns - 1``)."""
     row, column = offset[0], offset[1] + step
@@ -286,26 +291,29 @@ def _written(buffer, values, first_row):
         strides=[1, 1], value=values)
 
 
-def _three_at_a_time(step, steps, empty):
-    """Run ``new = step(t, last, second_last, scratch)`` for ``t = 0, ..., steps - 1`` in a ``tf.while_loop``.
+def _three_at_a_time(step, steps, empty, locate):
+    """Run ``new = step(t, where, last, second_last, scratch)`` for ``t = 0, ..., steps - 1``.
 
-    Three steps per loop pass, over three buffers shaped like ``empty`` that
-    take turns: each step writes its result into the buffer of the step
-    three before, which nothing needs any more (``scratch``), by
-    :func:`_written`. After three steps every buffer is back in its place,
-    so XLA copies nothing between passes, and the loop's own bookkeeping is
-    paid once per three steps. ``step`` must leave the row of ``scratch`` it
-    does not write as it is: that row keeps its value from ``empty``. Steps
-    past ``steps`` (at most two, to fill the last pass) must be harmless.
-    Returns the result of the last step.
+    A ``tf.while_loop`` with three steps per pass, over three buffers shaped
+    like ``empty`` that take turns: each step writes its result into the
+    buffer of the step three before, which nothing needs any more
+    (``scratch``), by :func:`_written`. After three steps every buffer is
+    back in its place, so XLA copies nothing between passes, and the loop's
+    own bookkeeping is paid once per three steps. ``locate(ts)`` maps the
+    three steps of a pass to whatever each needs to know (``where``), in one
+    small kernel rather than a few per step. ``step`` must leave the row of
+    ``scratch`` it does not write as it is: that row keeps its value from
+    ``empty``. Steps past ``steps`` (at most two, to fill the last pass)
+    must be harmless. Returns the result of the last step.
     """
     passes = (steps + 2) // 3
 
     def body(p, a, b, z):
         t = 3 * p
-        n1 = step(t, a, b, z)
-        n2 = step(t + 1, n1, a, b)
-        n3 = step(t + 2, n2, n1, a)
+        where = locate(t + tf.range(3))
+        n1 = step(t, where[0], a, b, z)
+        n2 = step(t + 1, where[1], n1, a, b)
+        n3 = step(t + 2, where[2], n2, n1, a)
         return p + 1, n3, n2, n1
 
     _, a, b, z = tf.while_loop(lambda p, *_: p < passes, body, (tf.constant(0), empty, empty, empty),
@@ -329,13 +337,12 @@ def _dtw_wavefront(costs, rows, columns):
     empty = tf.fill(tf.stack([rows + 1, batch]), tf.constant(np.inf, costs.dtype))
     first_cell = tf.range(rows)[:, None] == 0
 
-    def step(k, previous, before, scratch):
+    def step(k, offset, previous, before, scratch):
         reached = _hard_min(previous[:-1], previous[1:], before[:-1])
         reached = tf.where((k == 0) & first_cell, tf.zeros_like(reached), reached)  # the path starts here
-        offset = tf.stack([k // (columns - 1), k % (columns - 1)])
         return _written(scratch, _diagonal(costs, k, offset, rows, columns) + reached, 1)
 
-    return _three_at_a_time(step, rows + columns - 1, empty)[-1]
+    return _three_at_a_time(step, rows + columns - 1, empty, lambda ks: _offset(ks, columns))[-1]
 
 
 def _hard_min(a, b, c):
