@@ -26,7 +26,7 @@ Everything else lives in submodules:
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time
   warping in a TensorFlow graph (chapter 7).
 * :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`, :func:`dtw_timings`,
-  :func:`dtw_all_pairs_seconds`:
+  :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`, :func:`interleaved_median_seconds`:
   the measurements of chapter 10 and ``make benchmark``.
 """
 from helpers.tfenv import apply_tf_env_defaults

@@ -303,23 +303,24 @@ def _three_at_a_time(step, steps, empty, locate):
     three steps of a pass to whatever each needs to know (``where``), in one
     small kernel rather than a few per step. ``step`` must leave the row of
     ``scratch`` it does not write as it is: that row keeps its value from
-    ``empty``. Steps past ``steps`` (at most two, to fill the last pass)
-    must be harmless. Returns the result of the last step.
+    ``empty``. To fill the first pass, up to two steps run before ``t = 0``
+    (negative ``t``); they must give ``empty`` back. Returns the result of
+    the last step.
     """
     passes = (steps + 2) // 3
+    first = steps - 3 * passes  # 0, -1 or -2: the last pass then ends exactly on the last step
 
     def body(p, a, b, z):
-        t = 3 * p
+        t = first + 3 * p
         where = locate(t + tf.range(3))
         n1 = step(t, where[0], a, b, z)
         n2 = step(t + 1, where[1], n1, a, b)
         n3 = step(t + 2, where[2], n2, n1, a)
         return p + 1, n3, n2, n1
 
-    _, a, b, z = tf.while_loop(lambda p, *_: p < passes, body, (tf.constant(0), empty, empty, empty),
-                               maximum_iterations=passes)
-    extra = 3 * passes - steps  # the last real step went into a (all three of the last pass were real), b or z
-    return (a, b, z)[extra] if isinstance(extra, int) else tf.gather(tf.stack([a, b, z]), extra)
+    _, last, _, _ = tf.while_loop(lambda p, *_: p < passes, body, (tf.constant(0), empty, empty, empty),
+                                  maximum_iterations=passes)
+    return last
 
 
 def _dtw_wavefront(costs, rows, columns):
@@ -338,6 +339,7 @@ def _dtw_wavefront(costs, rows, columns):
     first_cell = tf.range(rows)[:, None] == 0
 
     def step(k, offset, previous, before, scratch):
+        # Before the grid (k < 0) every cost is masked to inf, so the diagonal stays `empty`.
         reached = _hard_min(previous[:-1], previous[1:], before[:-1])
         reached = tf.where((k == 0) & first_cell, tf.zeros_like(reached), reached)  # the path starts here
         return _written(scratch, _diagonal(costs, k, offset, rows, columns) + reached, 1)
@@ -414,7 +416,7 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
 
     last = diagonals - 1
     zeros = tf.zeros(tf.stack([rows + 1, batch]), dtype)
-    state = (last, tf.stack([last // (columns - 1), last % (columns - 1)]), zeros, zeros,
+    state = (last, _offset(last, columns), zeros, zeros,
              tf.zeros(tf.stack([columns, columns - 1, batch]), dtype))
     *_, gradient = tf.while_loop(lambda k, *_: k >= 0, body, state, maximum_iterations=diagonals)
     return tf.reshape(gradient, tf.shape(costs))
