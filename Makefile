@@ -1,8 +1,13 @@
 # The README's commands. Each target installs what it needs first, so on a fresh
 # machine `make book` and `make test` are all there is to do.
 #   make book     build the HTML book (zero warnings allowed) and say where it is
-#   make test     builds the book, then: helper unit tests, strict nbval over every
-#                 notebook (2 cores), and checks that the built HTML reads offline
+#   make test     builds the book, then: helper unit tests, the lock check, strict
+#                 nbval over every notebook (2 cores), and checks that the built
+#                 HTML reads offline
+#   make portability  re-runs the notebooks as other machines would (one core;
+#                 an AVX2-only CPU) and compares strictly, then with other
+#                 numerics, checking only that every assertion holds; see
+#                 book/testing.md
 #   make browser-check  renders every page in headless Chromium (needs chromium);
 #                 fails on any console error
 #   make lab      JupyterLab on notebooks/ with the project's kernel
@@ -10,28 +15,45 @@
 #                 stdout chunks are merged afterwards, so how the kernel happened to
 #                 flush its output never shows up in git diff
 #   make benchmark  timings behind the book's performance claims (not a test:
-#                 timings are not reproducible outputs); prints ratios
+#                 timings are not reproducible outputs); prints ratios, and what
+#                 the portable numerics cost
+#   make lock     recompile requirements.txt from requirements.in (needs network)
 #   make clean    remove the built book (keeps .venv)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
 KERNEL := keras-tf-book
 STAMP  := $(VENV)/.installed
-# The one complaint `pip check` is allowed to make (see requirements.txt).
-KNOWN_PIP_CHECK := tf-keras 2.21.0 requires tensorflow, which is not installed.
+# The lock's installer, the same version as pinned in requirements.in.
+UV_VERSION := 0.13.9
+# The one complaint `uv pip check` may make (see requirements-overrides.txt).
+KNOWN_CHECK := The package `tf-keras` requires `tensorflow>=2.21,<2.22`, but it
 
-.PHONY: install book test browser-check lab execute benchmark clean
+.PHONY: install book test portability browser-check lab execute benchmark lock clean
 
 install: $(STAMP)
 
+# pip only bootstraps uv; uv installs exactly the lock (`pip sync`: adds, changes
+# and removes packages until .venv holds requirements.txt and nothing else), and
+# compiles the bytecode as pip would (without it, every fresh kernel would spend
+# seconds compiling TensorFlow's Python files, or do so each time where
+# PYTHONDONTWRITEBYTECODE is set).
 $(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
+	  sys.exit(0 if (3, 11) <= v <= (3, 13) else \
+	  "This book needs Python 3.11, 3.12 or 3.13 (found %d.%d): " % v \
+	  + "run make with PYTHON=python3.12, for example.")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet pip==26.3
-	$(PY) -m pip install --no-deps -r requirements.txt
-	$(PY) -m pip install --no-deps --no-build-isolation -e .
-	@problems="$$($(PY) -m pip check 2>&1 | grep -vxF '$(KNOWN_PIP_CHECK)' || true)"; \
-	  if [ -n "$$problems" ]; then echo "pip check: $$problems"; exit 1; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
+	@problems="$$($(UV) pip check --color never --python $(PY) 2>&1 \
+	  | grep -vF '$(KNOWN_CHECK)' | grep -vE '^Checked [0-9]+ packages' \
+	  | grep -vxF 'Found 1 incompatibility' \
+	  | grep -vxF 'All installed packages are compatible' || true)"; \
+	  if [ -n "$$problems" ]; then echo "uv pip check: $$problems"; exit 1; fi
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)
 
@@ -44,6 +66,9 @@ book: $(STAMP)
 
 test: book
 	$(PY) -m pytest
+
+portability: $(STAMP)
+	$(PY) tests/portability.py
 
 browser-check: book
 	$(PY) tests/html/render_pages.py
@@ -63,6 +88,13 @@ benchmark: $(STAMP)
 	$(PY) -m benchmarks.steps
 	@echo
 	$(PY) -m benchmarks.dtw
+	@echo
+	$(PY) -m benchmarks.numerics
+
+lock: $(STAMP)
+	$(UV) pip compile requirements.in --universal --python-version 3.11 \
+	  --overrides requirements-overrides.txt --custom-compile-command "make lock" \
+	  --output-file requirements.txt
 
 clean:
 	rm -rf _build

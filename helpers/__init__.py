@@ -5,9 +5,11 @@ Import this package **before** TensorFlow, as the first line of a notebook::
     import helpers
 
 Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
-so that TensorFlow's C++ start-up log lines never reach a cell's stderr, and sets
-TensorFlow's Python logger to WARNING (in Jupyter it would otherwise print INFO
-records such as "Assets written to: <path>" into cell outputs).
+so that TensorFlow's C++ start-up log lines never reach a cell's stderr and its
+arithmetic is the same on every machine (thread pools of two; on x86-64, oneDNN
+and XLA capped at AVX2), and sets TensorFlow's Python logger to WARNING (in
+Jupyter it would otherwise print INFO records such as "Assets written to:
+<path>" into cell outputs).
 Everything else lives in submodules:
 
 * :mod:`helpers.reproducibility` -- :func:`seed_everything` (chapter 1).

@@ -3,8 +3,21 @@
 TensorFlow reads these variables once, when its C++ runtime loads. Set later,
 they do nothing, which is why :mod:`helpers` applies them at import time and
 why notebooks import :mod:`helpers` first.
+
+Two groups:
+
+* :data:`TF_ENV_DEFAULTS` keep TensorFlow's start-up log lines off stderr and
+  fix the Keras backend.
+* :data:`PORTABLE_NUMERICS` (and, on x86-64, :data:`X86_NUMERICS` and the XLA
+  flag in :data:`XLA_ISA_FLAG`) make floating-point results the same on every
+  machine: the same kernels and the same thread-pool sizes whatever the CPU and
+  its core count. ``book/testing.md`` explains why and what it costs. Set
+  ``BOOK_PORTABLE_NUMERICS=0`` before starting Python to run at the machine's
+  full speed instead (the numbers of training cells may then differ from the
+  book's in their last digits).
 """
 import os
+import platform
 import sys
 import warnings
 
@@ -23,19 +36,69 @@ TF_ENV_DEFAULTS = {
     "KERAS_BACKEND": "tensorflow",
 }
 
+#: Thread-pool sizes, on every platform. TensorFlow sizes its pools by the
+#: core count, and a matrix product split over a different number of threads
+#: adds its partial sums in a different order. Two of each, whatever the cores.
+PORTABLE_NUMERICS = {
+    "TF_NUM_INTRAOP_THREADS": "2",
+    "TF_NUM_INTEROP_THREADS": "2",
+}
 
-def apply_tf_env_defaults(environ=None):
-    """Put :data:`TF_ENV_DEFAULTS` into ``environ`` unless already set there.
+#: On x86-64: oneDNN (the GEMM behind TensorFlow's matrix products on CPU, used
+#: even with TF_ENABLE_ONEDNN_OPTS=0) picks its code path from the CPU at run
+#: time, AVX2 or AVX-512, each with its own order of additions. Capped at AVX2
+#: (Intel Core and Xeon since 2013, AMD since 2015), all of them take one path.
+X86_NUMERICS = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+#: The same cap for the code XLA compiles for the CPU (``jit_compile=True``).
+#: XLA_FLAGS holds several flags, so this one is added to what is there.
+XLA_ISA_FLAG = "--xla_cpu_max_isa=AVX2"
+
+#: The reader's switch: ``BOOK_PORTABLE_NUMERICS=0`` leaves the numerics alone.
+SWITCH = "BOOK_PORTABLE_NUMERICS"
+
+_X86_MACHINES = {"x86_64", "amd64", "x64"}
+
+
+def numerics_defaults(machine=None):
+    """The variables that pin the numerics on ``machine`` (default: this one).
+
+    Returns a dict of variable -> value, without ``XLA_FLAGS`` (which is merged,
+    not set; see :func:`apply_tf_env_defaults`). The ISA cap is x86-64 only:
+    oneDNN's ISA names and XLA's flag values are those of x86.
+    """
+    machine = platform.machine() if machine is None else machine
+    defaults = dict(PORTABLE_NUMERICS)
+    if machine.lower() in _X86_MACHINES:
+        defaults.update(X86_NUMERICS)
+    return defaults
+
+
+def apply_tf_env_defaults(environ=None, machine=None):
+    """Put the defaults into ``environ`` unless already set there.
+
+    Always :data:`TF_ENV_DEFAULTS`; unless ``environ`` has
+    ``BOOK_PORTABLE_NUMERICS=0``, also :func:`numerics_defaults` and, on
+    x86-64, :data:`XLA_ISA_FLAG` added to ``XLA_FLAGS`` (unless that already
+    sets ``--xla_cpu_max_isa``).
 
     Parameters
     ----------
     environ : mutable mapping, optional
         Defaults to :data:`os.environ`. Tests pass a plain ``dict``.
+    machine : str, optional
+        What :func:`platform.machine` returns; tests pass another machine's.
 
     Returns
     -------
     dict
-        The variables this call set (empty if all were already present).
+        The variables this call set, with their new values (empty if all were
+        already present).
+
+    Raises
+    ------
+    ValueError
+        If ``BOOK_PORTABLE_NUMERICS`` is set to anything but ``0`` or ``1``.
 
     Warns
     -----
@@ -51,16 +114,30 @@ def apply_tf_env_defaults(environ=None):
             f"{type(environ).__name__}; call apply_tf_env_defaults() with no argument "
             "to use os.environ."
         )
+    switch = environ.get(SWITCH, "1")
+    if switch not in ("0", "1"):
+        raise ValueError(
+            f"{SWITCH} must be 0 (the machine's own numerics, full speed) or 1 "
+            f"(the book's portable numerics, the default), got {switch!r}."
+        )
+    wanted = dict(TF_ENV_DEFAULTS)
+    if switch == "1":
+        wanted.update(numerics_defaults(machine))
     applied = {}
-    for name, value in TF_ENV_DEFAULTS.items():
+    for name, value in wanted.items():
         if name not in environ:
             environ[name] = value
             applied[name] = value
+    if switch == "1" and "ONEDNN_MAX_CPU_ISA" in numerics_defaults(machine):
+        flags = environ.get("XLA_FLAGS", "")
+        if "--xla_cpu_max_isa" not in flags:
+            environ["XLA_FLAGS"] = f"{flags} {XLA_ISA_FLAG}".strip()
+            applied["XLA_FLAGS"] = environ["XLA_FLAGS"]
     if environ is os.environ and "tensorflow" in sys.modules and applied:
         warnings.warn(
-            "helpers was imported after tensorflow, so TensorFlow's log settings "
-            "cannot take effect any more. Restart the kernel and make `import helpers` "
-            "the first import of the notebook.",
+            "helpers was imported after tensorflow, so TensorFlow's log and numerics "
+            "settings cannot take effect any more. Restart the kernel and make "
+            "`import helpers` the first import of the notebook.",
             RuntimeWarning,
             stacklevel=3,
         )

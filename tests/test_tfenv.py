@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -30,8 +31,13 @@ def test_warns_when_tensorflow_was_imported_first(monkeypatch):
         tfenv.apply_tf_env_defaults()
 
 
+#: Every variable helpers may set: cleared in subprocesses that test the defaults.
+_OURS = {*tfenv.TF_ENV_DEFAULTS, *tfenv.PORTABLE_NUMERICS, *tfenv.X86_NUMERICS, "XLA_FLAGS",
+         tfenv.SWITCH}
+
+
 def _clean_env():
-    env = {k: v for k, v in os.environ.items() if k not in tfenv.TF_ENV_DEFAULTS}
+    env = {k: v for k, v in os.environ.items() if k not in _OURS}
     return env
 
 
@@ -53,7 +59,7 @@ def test_without_helpers_tensorflow_is_not_silent():
 
 
 def test_no_warning_when_nothing_to_apply():
-    env = dict(tfenv.TF_ENV_DEFAULTS)
+    env = {**tfenv.TF_ENV_DEFAULTS, **tfenv.numerics_defaults(), "XLA_FLAGS": tfenv.XLA_ISA_FLAG}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tfenv.apply_tf_env_defaults(env) == {}
@@ -64,7 +70,7 @@ def _tf_logger_level_in_interactive_process(import_helpers):
     code = "import sys; sys.ps1 = '>>> '\n"
     code += "import helpers\n" if import_helpers else ""
     code += "import tensorflow as tf; print(tf.get_logger().getEffectiveLevel())\n"
-    env = {k: v for k, v in os.environ.items() if k not in tfenv.TF_ENV_DEFAULTS}
+    env = _clean_env()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return int(result.stdout.split()[-1])
 
@@ -74,3 +80,106 @@ def test_helpers_keep_tensorflow_python_info_out_of_interactive_sessions():
 
     assert _tf_logger_level_in_interactive_process(import_helpers=False) == logging.INFO  # the control
     assert _tf_logger_level_in_interactive_process(import_helpers=True) == logging.WARNING
+
+
+# --- Portable numerics (book/testing.md, "The same numbers on every machine") ---
+
+
+def test_x86_gets_thread_pools_and_the_isa_cap():
+    for machine in ("x86_64", "AMD64"):  # Linux and macOS spell it one way, Windows the other
+        env = {}
+        applied = tfenv.apply_tf_env_defaults(env, machine=machine)
+        assert env["TF_NUM_INTRAOP_THREADS"] == env["TF_NUM_INTEROP_THREADS"] == "2"
+        assert env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+        assert env["XLA_FLAGS"] == "--xla_cpu_max_isa=AVX2"
+        assert applied["XLA_FLAGS"] == env["XLA_FLAGS"]
+
+
+def test_arm_gets_thread_pools_but_no_x86_isa_names():
+    for machine in ("arm64", "aarch64"):  # macOS, Linux
+        env = {}
+        tfenv.apply_tf_env_defaults(env, machine=machine)
+        assert env["TF_NUM_INTRAOP_THREADS"] == "2"
+        assert "ONEDNN_MAX_CPU_ISA" not in env and "XLA_FLAGS" not in env
+
+
+def test_xla_flag_is_added_to_the_readers_flags_not_replacing_them():
+    env = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    tfenv.apply_tf_env_defaults(env, machine="x86_64")
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_max_isa=AVX2"
+    env = {"XLA_FLAGS": "--xla_cpu_max_isa=AVX512"}  # the reader's own cap wins
+    assert "XLA_FLAGS" not in tfenv.apply_tf_env_defaults(env, machine="x86_64")
+    assert env["XLA_FLAGS"] == "--xla_cpu_max_isa=AVX512"
+
+
+def test_a_readers_own_values_win():
+    env = {"TF_NUM_INTRAOP_THREADS": "8", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
+    applied = tfenv.apply_tf_env_defaults(env, machine="x86_64")
+    assert env["TF_NUM_INTRAOP_THREADS"] == "8" and env["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
+    assert "TF_NUM_INTRAOP_THREADS" not in applied and "ONEDNN_MAX_CPU_ISA" not in applied
+
+
+def test_the_switch_turns_the_numerics_pin_off_and_keeps_the_log_settings():
+    env = {tfenv.SWITCH: "0"}
+    tfenv.apply_tf_env_defaults(env, machine="x86_64")
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert not {"TF_NUM_INTRAOP_THREADS", "ONEDNN_MAX_CPU_ISA", "XLA_FLAGS"} & set(env)
+
+
+def test_a_bad_switch_value_is_refused_with_the_values_it_takes():
+    with pytest.raises(ValueError, match="must be 0 .* or 1"):
+        tfenv.apply_tf_env_defaults({tfenv.SWITCH: "no"}, machine="x86_64")
+
+
+# Two matrix products whose float32 bits change with the machine: with the
+# number of threads (a long inner dimension, split between threads) and, on a
+# CPU with AVX-512, with oneDNN's code path. Each is printed as a hash of its bits.
+_PROBE = """
+import hashlib
+import helpers, tensorflow as tf
+def product(m, k, n):
+    a = tf.random.stateless_normal([m, k], seed=[1, 2])
+    b = tf.random.stateless_normal([k, n], seed=[3, 4])
+    return hashlib.sha256(tf.matmul(a, b).numpy().tobytes()).hexdigest()[:16]
+print(product(257, 3000, 257), product(16, 10, 3))
+"""
+
+
+def _products(prefix=("taskset", "-c", "0,1"), **env):
+    run = subprocess.run([*prefix, sys.executable, "-c", _PROBE], env={**_clean_env(), **env},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
+
+
+def _can_emulate_core_counts():
+    return (shutil.which("taskset") is not None and hasattr(os, "sched_getaffinity")
+            and len(os.sched_getaffinity(0)) >= 2)
+
+
+def _host_has_avx512():
+    try:
+        return " avx512f" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _can_emulate_core_counts(), reason="needs taskset (Linux) and two CPUs")
+def test_the_pin_makes_products_independent_of_the_core_count():
+    one_core = _products(prefix=["taskset", "-c", "0"])
+    assert one_core == _products()
+    # The control: without the pin, one thread and two add in different orders.
+    off = {tfenv.SWITCH: "0"}
+    assert _products(prefix=["taskset", "-c", "0"], **off)[0] != _products(**off)[0]
+
+
+@pytest.mark.skipif(not (_host_has_avx512() and _can_emulate_core_counts()),
+                    reason="needs a CPU with AVX-512, to differ from AVX2, and taskset")
+def test_the_pin_makes_products_independent_of_the_instruction_set():
+    # An AVX2-only CPU is emulated by oneDNN's own cap (a real AVX2 CPU caps
+    # itself). With the pin, this AVX-512 host must compute what it computes.
+    avx2 = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert _products() == _products(**avx2)
+    # The control: without the pin this host's AVX-512 path gives other bits.
+    off = {tfenv.SWITCH: "0"}
+    assert _products(**off) != _products(**off, **avx2)
