@@ -17,6 +17,8 @@
 #   make benchmark  timings behind the book's performance claims (not a test:
 #                 timings are not reproducible outputs); prints ratios, and what
 #                 the portable numerics cost
+#   make format   ruff: format helpers, tests and notebooks, and apply safe lint
+#                 fixes (make test checks both)
 #   make lock     recompile requirements.txt from requirements.in (needs network)
 #   make clean    remove the built book (keeps .venv)
 
@@ -31,7 +33,7 @@ UV_VERSION := 0.13.9
 # The one complaint `uv pip check` may make (see requirements-overrides.txt).
 KNOWN_CHECK := The package `tf-keras` requires `tensorflow>=2.21,<2.22`, but it
 
-.PHONY: install book test portability browser-check lab execute benchmark lock clean
+.PHONY: install book test portability browser-check lab execute benchmark lock format clean
 
 install: $(STAMP)
 
@@ -90,6 +92,10 @@ benchmark: $(STAMP)
 	$(PY) -m benchmarks.dtw
 	@echo
 	$(PY) -m benchmarks.numerics
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 lock: $(STAMP)
 	$(UV) pip compile requirements.in --universal --python-version 3.11 \

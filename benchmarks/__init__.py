@@ -1,1 +1,1 @@
-"""Benchmarks behind the book's performance claims (run with `make benchmark`)."""
+"""Benchmarks behind the book's performance claims (`make benchmark`)."""

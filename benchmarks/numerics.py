@@ -6,6 +6,7 @@ to two threads each and, on x86-64, caps oneDNN and XLA at AVX2
 before TensorFlow loads, so each setting runs in its own process, in turns
 (pinned, native, pinned, native, ...), and the fastest run of each way is kept.
 """
+
 import json
 import os
 import subprocess
@@ -17,24 +18,34 @@ _MEASURE = """
 import json
 import helpers
 from helpers.timing import benchmark_problems, step_timings
-print(json.dumps({name: step_timings(**problem) for name, problem in benchmark_problems().items()}))
+print(json.dumps({name: step_timings(**problem) for name, problem in
+benchmark_problems().items()}))
 """
-SETTINGS = {"portable (the book's default)": "1", "native (BOOK_PORTABLE_NUMERICS=0)": "0"}
+SETTINGS = {
+    "portable (the book's default)": "1",
+    "native (BOOK_PORTABLE_NUMERICS=0)": "0",
+}
 ROUNDS = 3
 
 
 def measure(switch):
-    env = {k: v for k, v in os.environ.items()
-           if k not in {*tfenv.PORTABLE_NUMERICS, *tfenv.X86_NUMERICS, "XLA_FLAGS"}}
-    env[tfenv.SWITCH] = switch
-    run = subprocess.run([sys.executable, "-c", _MEASURE], env=env, capture_output=True,
-                         text=True, check=True)
+    env = {**tfenv.without_defaults(), tfenv.SWITCH: switch}
+    run = subprocess.run(
+        [sys.executable, "-c", _MEASURE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(run.stdout.splitlines()[-1])
 
 
 def main():
-    print(f"Seconds per training step, fastest of {ROUNDS} runs of each setting, taken in turns; "
-          f"this machine: {os.cpu_count()} CPUs\n")
+    print(
+        f"Seconds per training step, fastest of {ROUNDS} runs of each "
+        "setting, taken in turns; "
+        f"this machine: {os.cpu_count()} CPUs\n"
+    )
     best = {}
     for _ in range(ROUNDS):
         for setting, switch in SETTINGS.items():
@@ -46,9 +57,15 @@ def main():
     for problem in dict.fromkeys(p for p, _, _ in best):
         print(f"{problem}:")
         for way in dict.fromkeys(w for p, w, _ in best if p == problem):
-            pinned, free = best[(problem, way, portable)], best[(problem, way, native)]
-            print(f"  {way:<18} portable {pinned * 1e3:7.3f} ms   native {free * 1e3:7.3f} ms   "
-                  f"portable/native {pinned / free:4.2f}")
+            pinned, free = (
+                best[(problem, way, portable)],
+                best[(problem, way, native)],
+            )
+            print(
+                f"  {way:<18} portable {pinned * 1e3:7.3f} ms   native "
+                f"{free * 1e3:7.3f} ms   "
+                f"portable/native {pinned / free:4.2f}"
+            )
         print()
 
 

@@ -1,13 +1,15 @@
-"""Training steps four ways (eager, tf.function, XLA, model.fit) and retracing, on the book's models.
+"""Training steps four ways (eager, tf.function, XLA, fit), and retracing.
 
 Run with ``make benchmark``. Measured side by side in one run; read the ratios.
 The measurements live in :mod:`helpers.timing`, which chapter 10 also uses.
 """
-import helpers  # noqa: F401  (TensorFlow's log settings first)
 
+import helpers  # noqa: F401  (TensorFlow's log settings first)
 from helpers.timing import benchmark_problems, step_timings, tracing_counts
 
-TARGET_VS_EAGER = 5.0  # the compiled step at least 5x faster than eager (issue 7)
+TARGET_VS_EAGER = (
+    5.0  # the compiled step at least 5x faster than eager (issue 7)
+)
 TARGET_VS_FIT = 1.0  # and no slower per step than model.fit
 
 
@@ -21,10 +23,16 @@ def main():
         compiled = min(timings["tf.function"], timings["tf.function + XLA"])
         vs_eager = timings["eager"] / compiled
         vs_fit = timings["model.fit"] / compiled
-        print(f"  compiled step vs eager:     {vs_eager:5.1f}x faster  (target {TARGET_VS_EAGER:.0f}x: "
-              f"{'met' if vs_eager >= TARGET_VS_EAGER else 'NOT met'})")
-        print(f"  compiled step vs model.fit: {vs_fit:5.1f}x faster  (target: no slower: "
-              f"{'met' if vs_fit >= TARGET_VS_FIT else 'NOT met'})\n")
+        print(
+            f"  compiled step vs eager:     {vs_eager:5.1f}x faster  (target "
+            f"{TARGET_VS_EAGER:.0f}x: "
+            f"{'met' if vs_eager >= TARGET_VS_EAGER else 'NOT met'})"
+        )
+        print(
+            f"  compiled step vs model.fit: {vs_fit:5.1f}x faster  (target: "
+            "no slower: "
+            f"{'met' if vs_fit >= TARGET_VS_FIT else 'NOT met'})\n"
+        )
     print("Traces for batch sizes 1..8:")
     for version, count in tracing_counts().items():
         print(f"  {version:<34} {count}")

@@ -144,6 +144,18 @@ def apply_tf_env_defaults(environ=None, machine=None):
     return applied
 
 
+def without_defaults(environ=None):
+    """A copy of ``environ`` (default :data:`os.environ`) without any variable
+    :func:`apply_tf_env_defaults` may set, nor the switch.
+
+    For a child process that must start as a reader's would, before
+    ``import helpers`` has set anything (the tests and ``make benchmark``).
+    """
+    ours = {*TF_ENV_DEFAULTS, *PORTABLE_NUMERICS, *X86_NUMERICS, "XLA_FLAGS", SWITCH}
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if name not in ours}
+
+
 def quiet_tf_python_logger():
     """Set TensorFlow's Python logger to WARNING, so INFO records stay out of cell outputs.
 

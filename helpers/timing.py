@@ -106,7 +106,7 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     }
     for name, make_step in ways.items():
         step = make_step(build_model())
-        timings[name] = median_seconds(lambda: run(step), repeats=repeats, warmup=1) / (steps + 1)
+        timings[name] = median_seconds(lambda step=step: run(step), repeats=repeats, warmup=1) / (steps + 1)
 
     model = build_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_fn)

@@ -10,6 +10,7 @@ Every ``check_*`` function takes a notebook (an ``nbformat`` node or the plain
 dict ``json.load`` gives) and returns a list of problem strings; empty means
 clean. ``tests/test_nbhygiene_checks.py`` shows each one failing.
 """
+
 import re
 from pathlib import Path
 
@@ -19,7 +20,9 @@ KERNEL_NAME = "keras-tf-book"
 RAISES_TAGS = {"raises-exception", "nbval-raises-exception"}
 IGNORE_TAG = "nbval-ignore-output"
 #: A cell tagged nbval-ignore-output must say why, in a comment of this form.
-IGNORE_REASON = re.compile(r"^#\s*Output not compared:\s*\S.{10,}", re.MULTILINE)
+IGNORE_REASON = re.compile(
+    r"^#\s*Output not compared:\s*\S.{10,}", re.MULTILINE
+)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MACHINE_PATH = re.compile(
     r"(?<![\w.])/(?:tmp|root|home|work|Users|private/var)/"
@@ -31,8 +34,13 @@ VOLATILE = re.compile(
     r"|Epoch \d+/\d+"  # verbose=1 epoch lines
     r"|Wall time:|CPU times:"  # %time
 )
+#: The rendered book shows code in a column of about 80 characters (the
+#: same number as ruff's line-length in pyproject.toml). Checked here too,
+#: because ruff does not read the body of a %%script cell.
+CODE_WIDTH = 79
 REQUIRED_HEADINGS = ("## What you will learn", "## Summary", "## Exercises")
-#: Code that switches a process to TensorFlow 1 behaviour or loads legacy Keras. Allowed only in a
+#: Code that switches a process to TensorFlow 1 behaviour or loads legacy
+#: Keras. Allowed only in a
 #: notebook that says so in its metadata: {"book": {"legacy_tf1": true}}.
 LEGACY_CODE = re.compile(
     r"disable_eager_execution|disable_v2_behavior|TF_USE_LEGACY_KERAS"
@@ -57,21 +65,25 @@ def _code_cells(nb):
 
 
 def output_texts(output):
-    """All human-readable text of one output, tracebacks included, ANSI removed."""
+    """All readable text of one output, tracebacks included, ANSI removed."""
     kind = output.get("output_type")
     if kind == "stream":
         parts = [output.get("text", "")]
     elif kind == "error":
-        parts = [output.get("ename", ""), output.get("evalue", "")] + list(output.get("traceback", []))
+        parts = [output.get("ename", ""), output.get("evalue", "")] + list(
+            output.get("traceback", [])
+        )
     else:
         data = output.get("data", {})
-        parts = [value for key, value in data.items() if key.startswith("text/")]
+        parts = [
+            value for key, value in data.items() if key.startswith("text/")
+        ]
     texts = ["".join(p) if isinstance(p, list) else str(p) for p in parts]
     return [ANSI.sub("", t) for t in texts]
 
 
 def toc_files(toc_path):
-    """Every document named in a jupyter-book ``_toc.yml`` (paths without suffix)."""
+    """Every document named in a jupyter-book ``_toc.yml`` (no suffixes)."""
     toc = yaml.safe_load(Path(toc_path).read_text(encoding="utf-8"))
     found = []
 
@@ -97,29 +109,62 @@ def check_listed(rel_path, listed):
 
 def check_title(nb):
     cells = nb.get("cells", [])
-    if not cells or cells[0].get("cell_type") != "markdown" or not _source(cells[0]).startswith("# "):
+    if (
+        not cells
+        or cells[0].get("cell_type") != "markdown"
+        or not _source(cells[0]).startswith("# ")
+    ):
         return ["the first cell is not a markdown '# Title'"]
     return []
 
 
 def check_template(nb):
-    text = "\n".join(_source(c) for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
-    return [f"no '{h}' heading in a markdown cell" for h in REQUIRED_HEADINGS
-            if not re.search("^" + re.escape(h) + r"\s*$", text, re.MULTILINE)]
+    text = "\n".join(
+        _source(c)
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "markdown"
+    )
+    return [
+        f"no '{h}' heading in a markdown cell"
+        for h in REQUIRED_HEADINGS
+        if not re.search("^" + re.escape(h) + r"\s*$", text, re.MULTILINE)
+    ]
 
 
 def check_kernelspec(nb):
     name = nb.get("metadata", {}).get("kernelspec", {}).get("name")
-    return [] if name == KERNEL_NAME else [f"kernelspec is {name!r}, expected {KERNEL_NAME!r}"]
+    return (
+        []
+        if name == KERNEL_NAME
+        else [f"kernelspec is {name!r}, expected {KERNEL_NAME!r}"]
+    )
 
 
 def check_imports_helpers_first(nb):
     for _, cell in _code_cells(nb):
-        lines = [ln for ln in _source(cell).splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%"))]
+        lines = [
+            ln
+            for ln in _source(cell).splitlines()
+            if ln.strip() and not ln.lstrip().startswith(("#", "%"))
+        ]
         if not lines or lines[0].split("#")[0].strip() != "import helpers":
-            return ["the first code statement is not `import helpers` (TF log settings must come first)"]
+            return [
+                "the first code statement is not `import helpers` (TF log "
+                "settings must come first)"
+            ]
         return []
     return ["no code cell"]
+
+
+def check_code_width(nb):
+    return [
+        f"cell {index}: a code line of {len(line)} characters (the column "
+        f"holds {CODE_WIDTH}): "
+        f"{line[:40]!r}..."
+        for index, cell in _code_cells(nb)
+        for line in _source(cell).splitlines()
+        if len(line) > CODE_WIDTH
+    ]
 
 
 def check_execution_order(nb):
@@ -129,7 +174,9 @@ def check_execution_order(nb):
         if count is None:
             problems.append(f"cell {index}: never executed")
         elif count != expected:
-            problems.append(f"cell {index}: execution count {count}, expected {expected}")
+            problems.append(
+                f"cell {index}: execution count {count}, expected {expected}"
+            )
         expected = (count or expected) + 1
     return problems
 
@@ -140,11 +187,20 @@ def check_errors(nb):
         if cell.get("cell_type") != "code":
             continue
         tagged = bool(_tags(cell) & RAISES_TAGS)
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        errors = [
+            o
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
         if errors and not tagged:
-            problems.append(f"cell {index}: stored error {errors[0].get('ename')} without a raises-exception tag")
+            problems.append(
+                f"cell {index}: stored error {errors[0].get('ename')} without "
+                "a raises-exception tag"
+            )
         if tagged and not errors:
-            problems.append(f"cell {index}: tagged raises-exception but stores no error")
+            problems.append(
+                f"cell {index}: tagged raises-exception but stores no error"
+            )
     return problems
 
 
@@ -152,8 +208,14 @@ def check_no_stderr(nb):
     problems = []
     for index, cell in enumerate(nb.get("cells", [])):
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                problems.append(f"cell {index}: stderr stored: {output_texts(output)[0][:80]!r}")
+            if (
+                output.get("output_type") == "stream"
+                and output.get("name") == "stderr"
+            ):
+                problems.append(
+                    f"cell {index}: stderr stored: "
+                    f"{output_texts(output)[0][:80]!r}"
+                )
     return problems
 
 
@@ -164,7 +226,10 @@ def check_machine_paths(nb):
             for text in output_texts(output):
                 match = MACHINE_PATH.search(text)
                 if match:
-                    problems.append(f"cell {index}: machine path {match.group(0)!r} in an output")
+                    problems.append(
+                        f"cell {index}: machine path {match.group(0)!r} in an "
+                        "output"
+                    )
     return problems
 
 
@@ -177,31 +242,62 @@ def check_volatile(nb):
             for text in output_texts(output):
                 match = VOLATILE.search(text)
                 if match:
-                    problems.append(f"cell {index}: progress bar or timing {match.group(0)!r} in a compared output")
+                    problems.append(
+                        f"cell {index}: progress bar or timing "
+                        f"{match.group(0)!r} in a compared output"
+                    )
     return problems
 
 
 def check_ignore_reasons(nb):
-    return [f"cell {index}: tagged {IGNORE_TAG} without a '# Output not compared: <why>' comment"
-            for index, cell in _code_cells(nb)
-            if IGNORE_TAG in _tags(cell) and not IGNORE_REASON.search(_source(cell))]
+    return [
+        f"cell {index}: tagged {IGNORE_TAG} without a '# Output not compared: "
+        "<why>' comment"
+        for index, cell in _code_cells(nb)
+        if IGNORE_TAG in _tags(cell)
+        and not IGNORE_REASON.search(_source(cell))
+    ]
 
 
 def check_legacy_declared(nb):
-    """TF1 mode and legacy Keras only where the notebook declares it (and runs in its own kernel)."""
+    """TF1 mode and legacy Keras only where the notebook declares it.
+
+    (Such a notebook runs in its own kernel.)
+    """
     declared = bool(nb.get("metadata", {}).get("book", {}).get("legacy_tf1"))
-    used = [index for index, cell in _code_cells(nb) if LEGACY_CODE.search(_source(cell))]
+    used = [
+        index
+        for index, cell in _code_cells(nb)
+        if LEGACY_CODE.search(_source(cell))
+    ]
     if used and not declared:
-        return [f"cell {used[0]}: switches to TF1 mode or imports tf_keras, but the notebook metadata "
-                'does not declare {"book": {"legacy_tf1": true}}']
+        return [
+            f"cell {used[0]}: switches to TF1 mode or imports tf_keras, but "
+            "the notebook metadata "
+            'does not declare {"book": {"legacy_tf1": true}}'
+        ]
     if declared and not used:
-        return ['metadata declares {"book": {"legacy_tf1": true}} but no cell uses TF1 mode or tf_keras']
+        return [
+            'metadata declares {"book": {"legacy_tf1": true}} but no cell '
+            "uses TF1 mode or tf_keras"
+        ]
     return []
 
 
-NOTEBOOK_CHECKS = (check_title, check_template, check_kernelspec, check_imports_helpers_first,
-                   check_execution_order, check_errors, check_no_stderr, check_machine_paths,
-                   check_volatile, check_ignore_reasons, check_legacy_declared)
+NOTEBOOK_CHECKS = (
+    check_title,
+    check_template,
+    check_kernelspec,
+    check_imports_helpers_first,
+    check_execution_order,
+    check_errors,
+    check_no_stderr,
+    check_machine_paths,
+    check_volatile,
+    check_ignore_reasons,
+    check_legacy_declared,
+    check_code_width,
+)
 
 
 def check_notebook(nb):

@@ -1,4 +1,4 @@
-"""Re-run the notebooks as other machines would, and compare every output strictly.
+"""Re-run the notebooks as other machines would, and compare strictly.
 
 Run with ``make portability`` (CI runs it after ``make test``). The stored
 outputs were made on one machine; a reader's machine has another CPU and
@@ -31,6 +31,7 @@ arithmetic changes, and its timings are never compared.
 
 ``--notebooks`` limits the run (for example to one chapter while writing it).
 """
+
 import argparse
 import os
 import shutil
@@ -50,9 +51,13 @@ VARIANTS = {
     ),
     "other numerics, assertions only": (
         ["taskset", "-c", "0,1"],
-        {"BOOK_PORTABLE_NUMERICS": "0", "ONEDNN_MAX_CPU_ISA": "SSE41",
-         "XLA_FLAGS": "--xla_cpu_max_isa=SSE4_2",
-         "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
+        {
+            "BOOK_PORTABLE_NUMERICS": "0",
+            "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "XLA_FLAGS": "--xla_cpu_max_isa=SSE4_2",
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_NUM_INTEROP_THREADS": "1",
+        },
         ["--nbval-lax"],
     ),
 }
@@ -61,14 +66,24 @@ LEFT_OUT = {"notebooks/10_performance.ipynb"}
 
 
 def host_isa():
-    """The highest x86 vector extension this host's CPU reports, from /proc/cpuinfo."""
+    """The highest x86 vector extension in /proc/cpuinfo's flags."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "unknown"
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    for name, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx")):
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in text.splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
+    for name, flag in (
+        ("AVX-512", "avx512f"),
+        ("AVX2", "avx2"),
+        ("AVX", "avx"),
+    ):
         if flag in flags:
             return name
     return "older than AVX"
@@ -77,43 +92,89 @@ def host_isa():
 def run_variant(name, prefix, extra, options, notebooks):
     env = dict(os.environ)
     env.update(extra)
-    command = prefix + [sys.executable, "-m", "pytest", *notebooks, "-q", "--no-header", *options]
-    print(f"\n=== {name}: {' '.join(prefix)} "
-          f"{' '.join(f'{k}={v}' for k, v in extra.items())}", flush=True)
+    command = prefix + [
+        sys.executable,
+        "-m",
+        "pytest",
+        *notebooks,
+        "-q",
+        "--no-header",
+        *options,
+    ]
+    print(
+        f"\n=== {name}: {' '.join(prefix)} "
+        f"{' '.join(f'{k}={v}' for k, v in extra.items())}",
+        flush=True,
+    )
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--notebooks", nargs="*", default=None,
-                        help="notebook paths (default: every notebook under notebooks/)")
-    parser.add_argument("--variant", choices=sorted(VARIANTS), action="append",
-                        help="run only this variant (repeatable)")
+    parser.add_argument(
+        "--notebooks",
+        nargs="*",
+        default=None,
+        help="notebook paths (default: every notebook under notebooks/)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        action="append",
+        help="run only this variant (repeatable)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("taskset") is None:
-        sys.exit("taskset not found: it comes with util-linux (Debian: apt-get install "
-                 "util-linux); this check emulates core counts with it.")
+        sys.exit(
+            "taskset not found: it comes with util-linux (Debian: apt-get "
+            "install "
+            "util-linux); this check emulates core counts with it."
+        )
     if len(os.sched_getaffinity(0)) < 2:
-        sys.exit("This check needs two CPUs to emulate a two-core machine; "
-                 f"this process may use {len(os.sched_getaffinity(0))}.")
+        sys.exit(
+            "This check needs two CPUs to emulate a two-core machine; "
+            f"this process may use {len(os.sched_getaffinity(0))}."
+        )
     notebooks = args.notebooks or sorted(
-        str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb")
-        if str(p.relative_to(ROOT)) not in LEFT_OUT)
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "notebooks").glob("*.ipynb")
+        if str(p.relative_to(ROOT)) not in LEFT_OUT
+    )
     isa = host_isa()
     print(f"Host CPU: {isa}.", end=" ")
     if isa == "AVX-512":
-        print("The AVX2 variant runs a lower instruction set than this host's own.")
+        print(
+            "The AVX2 variant runs a lower instruction set than this host's "
+            "own."
+        )
     else:
-        print("The AVX2 variant equals this host: instruction-set independence is "
-              "NOT exercised here (it needs a host with AVX-512).")
-    failed = [name for name in (args.variant or VARIANTS)
-              if run_variant(name, *VARIANTS[name], notebooks) != 0]
+        print(
+            "The AVX2 variant equals this host: instruction-set independence "
+            "is "
+            "NOT exercised here (it needs a host with AVX-512)."
+        )
+    failed = [
+        name
+        for name in (args.variant or VARIANTS)
+        if run_variant(name, *VARIANTS[name], notebooks) != 0
+    ]
     if failed:
-        sys.exit(f"\nPortability check failed for: {', '.join(failed)}. The outputs "
-                 "above differ on an emulated machine; see book/testing.md.")
-    print("\nPortability check passed: every compared output identical on every emulated "
-          "machine" + (", and every assertion held with other numerics." if not args.variant
-                      or "other numerics, assertions only" in args.variant else "."))
+        sys.exit(
+            f"\nPortability check failed for: {', '.join(failed)}. The "
+            "outputs "
+            "above differ on an emulated machine; see book/testing.md."
+        )
+    print(
+        "\nPortability check passed: every compared output identical on every "
+        "emulated "
+        "machine"
+        + (
+            ", and every assertion held with other numerics."
+            if not args.variant
+            or "other numerics, assertions only" in args.variant
+            else "."
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,24 +8,38 @@ def test_diabetes_is_standardised_with_training_statistics_only():
     split = data.diabetes()
     assert split.x_train.shape == (331, 10) and split.x_test.shape == (111, 10)
     assert split.y_train.shape == (331, 1) and split.y_test.shape == (111, 1)
-    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.float32
+    assert (
+        split.x_train.dtype == np.float32 and split.y_train.dtype == np.float32
+    )
     np.testing.assert_allclose(split.x_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(split.x_train.std(axis=0), 1, atol=1e-5)
     np.testing.assert_allclose(split.y_train.std(), 1, atol=1e-5)
-    # The test part is scaled with the training statistics, so it is not exactly standard.
+    # The test part is scaled with the training statistics, so it is not
+    # exactly standard.
     assert abs(float(split.x_test.mean())) > 1e-3
 
 
 def test_diabetes_split_is_reproducible_and_seeded():
-    a, b, c = data.diabetes(seed=0), data.diabetes(seed=0), data.diabetes(seed=1)
+    a, b, c = (
+        data.diabetes(seed=0),
+        data.diabetes(seed=0),
+        data.diabetes(seed=1),
+    )
     np.testing.assert_array_equal(a.x_test, b.x_test)
     assert not np.array_equal(a.y_test, c.y_test)
 
 
 def test_digits_are_images_in_unit_range_with_stratified_split():
     split = data.digits()
-    assert split.x_train.shape == (1347, 8, 8, 1) and split.x_test.shape == (450, 8, 8, 1)
-    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
+    assert split.x_train.shape == (1347, 8, 8, 1) and split.x_test.shape == (
+        450,
+        8,
+        8,
+        1,
+    )
+    assert (
+        split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
+    )
     assert split.x_train.min() == 0.0 and split.x_train.max() == 1.0
     train_share = np.bincount(split.y_train) / len(split.y_train)
     test_share = np.bincount(split.y_test) / len(split.y_test)
@@ -48,41 +62,76 @@ def test_dense_initial_weights_match_keras_layout():
     weights = data.dense_initial_weights([3, 5, 2], seed=4)
     assert [w.shape for w in weights] == [(3, 5), (5,), (5, 2), (2,)]
     assert all(w.dtype == np.float32 for w in weights)
-    assert np.all(np.abs(weights[0]) <= np.sqrt(6 / 8)) and not np.any(weights[1])
+    assert np.all(np.abs(weights[0]) <= np.sqrt(6 / 8)) and not np.any(
+        weights[1]
+    )
     inputs = keras.Input(shape=(3,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(5)(inputs)))
+    model = keras.Model(
+        inputs, keras.layers.Dense(2)(keras.layers.Dense(5)(inputs))
+    )
     model.set_weights(weights)  # raises if the layout differs
     again = data.dense_initial_weights([3, 5, 2], seed=4)
-    for a, b in zip(weights, again):
+    for a, b in zip(weights, again, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("call, fix", [
-    (lambda: data.diabetes(test_size=1.5), "between 0 and 1"),
-    (lambda: data.digits(test_size=0), "between 0 and 1"),
-    (lambda: data.digits(seed=-1), "non-negative int"),
-    (lambda: data.diabetes(seed=1.5), "non-negative int"),
-    (lambda: data.wave(n=1), "at least 2"),
-    (lambda: data.wave(noise=-0.1), "non-negative"),
-    (lambda: data.dense_initial_weights([4]), "e.g. [1, 16, 1]"),
-    (lambda: data.dense_initial_weights([4, 0]), "e.g. [1, 16, 1]"),
-])
+@pytest.mark.parametrize(
+    "call, fix",
+    [
+        (lambda: data.diabetes(test_size=1.5), "between 0 and 1"),
+        (lambda: data.digits(test_size=0), "between 0 and 1"),
+        (lambda: data.digits(seed=-1), "non-negative int"),
+        (lambda: data.diabetes(seed=1.5), "non-negative int"),
+        (lambda: data.wave(n=1), "at least 2"),
+        (lambda: data.wave(noise=-0.1), "non-negative"),
+        (lambda: data.dense_initial_weights([4]), "e.g. [1, 16, 1]"),
+        (lambda: data.dense_initial_weights([4, 0]), "e.g. [1, 16, 1]"),
+    ],
+)
 def test_bad_input_names_the_fix(call, fix):
-    with pytest.raises(ValueError, match=fix.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+    with pytest.raises(
+        ValueError,
+        match=fix.replace("[", r"\[").replace("]", r"\]").replace(".", r"\."),
+    ):
         call()
 
 
 @pytest.mark.parametrize("standardize", [False, True])
 def test_japanese_vowels(standardize):
     data_ = data.japanese_vowels(standardize=standardize)
-    assert data_.x_train.shape == (270, 29, 12) and data_.x_test.shape == (370, 29, 12)
-    assert data_.x_train.dtype == np.float32 and data_.lengths_train.dtype == np.int32
-    assert data_.lengths_train.min() == 7 and max(data_.lengths_train.max(), data_.lengths_test.max()) == 29
-    assert sorted(set(data_.y_train)) == list(range(9)) and data_.y_test.dtype == np.int32
-    for x, lengths in ((data_.x_train, data_.lengths_train), (data_.x_test, data_.lengths_test)):
-        for row, length in zip(x, lengths):
-            assert not np.any(row[length:]) and np.all(np.any(row[:length] != 0, axis=-1))
+    assert data_.x_train.shape == (270, 29, 12) and data_.x_test.shape == (
+        370,
+        29,
+        12,
+    )
+    assert (
+        data_.x_train.dtype == np.float32
+        and data_.lengths_train.dtype == np.int32
+    )
+    assert (
+        data_.lengths_train.min() == 7
+        and max(data_.lengths_train.max(), data_.lengths_test.max()) == 29
+    )
+    assert (
+        sorted(set(data_.y_train)) == list(range(9))
+        and data_.y_test.dtype == np.int32
+    )
+    for x, lengths in (
+        (data_.x_train, data_.lengths_train),
+        (data_.x_test, data_.lengths_test),
+    ):
+        for row, length in zip(x, lengths, strict=True):
+            assert not np.any(row[length:]) and np.all(
+                np.any(row[:length] != 0, axis=-1)
+            )
     if standardize:
-        valid = np.concatenate([row[:n] for row, n in zip(data_.x_train, data_.lengths_train)])
+        valid = np.concatenate(
+            [
+                row[:n]
+                for row, n in zip(
+                    data_.x_train, data_.lengths_train, strict=True
+                )
+            ]
+        )
         np.testing.assert_allclose(valid.mean(axis=0), 0, atol=1e-5)
         np.testing.assert_allclose(valid.std(axis=0), 1, atol=1e-5)

@@ -1,8 +1,8 @@
-import helpers  # noqa: F401  (before keras, as everywhere)
 import keras
 import numpy as np
 import pytest
 
+import helpers  # noqa: F401  (before keras, as everywhere)
 from helpers.extract import feature_extractor
 
 
@@ -22,7 +22,8 @@ def test_returns_a_dict_in_the_order_asked_and_shares_weights():
     assert list(out) == ["pool", "conv"]
     assert tuple(out["conv"].shape) == (2, 6, 6, 4)
     assert tuple(out["pool"].shape) == (2, 4)
-    assert fx.get_layer("conv") is model.get_layer("conv")  # the same layer, not a copy
+    # the same layer, not a copy
+    assert fx.get_layer("conv") is model.get_layer("conv")
 
 
 def test_values_match_the_model():
@@ -33,8 +34,13 @@ def test_values_match_the_model():
 
 
 def test_sequential_started_with_input_works():
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="a"),
-                              keras.layers.Dense(2, name="b")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(3, name="a"),
+            keras.layers.Dense(2, name="b"),
+        ]
+    )
     out = feature_extractor(model, ["a"])(np.zeros((1, 4), "float32"))
     assert tuple(out["a"].shape) == (1, 3)
 
@@ -44,26 +50,38 @@ def test_several_inputs():
     b = keras.Input(shape=(3,), name="b")
     j = keras.layers.Concatenate(name="join")([a, b])
     model = keras.Model([a, b], keras.layers.Dense(1, name="out")(j))
-    out = feature_extractor(model, ["join"])([np.zeros((1, 2), "float32"), np.zeros((1, 3), "float32")])
+    out = feature_extractor(model, ["join"])(
+        [np.zeros((1, 2), "float32"), np.zeros((1, 3), "float32")]
+    )
     assert tuple(out["join"].shape) == (1, 5)
 
 
 def test_unknown_name_lists_the_layers_that_exist():
-    with pytest.raises(ValueError, match=r"no layer named 'conv2'.*image, conv, pool, logits"):
+    with pytest.raises(
+        ValueError, match=r"no layer named 'conv2'.*image, conv, pool, logits"
+    ):
         feature_extractor(_cnn(), ["conv2"])
 
 
 def test_layer_inside_a_nested_model_points_there():
     inner = _cnn()
     x = keras.Input(shape=(8, 8, 1))
-    outer = keras.Model(x, keras.layers.Softmax(name="probs")(inner(x)), name="outer")
-    with pytest.raises(ValueError, match=r"inside the nested model 'cnn'.*get_layer\('cnn'\)"):
+    outer = keras.Model(
+        x, keras.layers.Softmax(name="probs")(inner(x)), name="outer"
+    )
+    with pytest.raises(
+        ValueError, match=r"inside the nested model 'cnn'.*get_layer\('cnn'\)"
+    ):
         feature_extractor(outer, ["conv"])
 
 
 def test_sequential_without_input_names_the_fix():
-    with pytest.raises(ValueError, match=r"start it with keras.Input\(shape=...\)"):
-        feature_extractor(keras.Sequential([keras.layers.Dense(2, name="d")]), ["d"])
+    with pytest.raises(
+        ValueError, match=r"start it with keras.Input\(shape=...\)"
+    ):
+        feature_extractor(
+            keras.Sequential([keras.layers.Dense(2, name="d")]), ["d"]
+        )
 
 
 def test_subclassed_model_names_the_fix():
@@ -79,12 +97,15 @@ def test_subclassed_model_names_the_fix():
         feature_extractor(Sub(), ["d"])
 
 
-@pytest.mark.parametrize("names, error, message", [
-    ("conv", TypeError, r"feature_extractor\(model, \['conv'\]\)"),
-    ([], ValueError, "empty"),
-    (["conv", "conv"], ValueError, "repeats"),
-    ([3], TypeError, "layer.name"),
-])
+@pytest.mark.parametrize(
+    "names, error, message",
+    [
+        ("conv", TypeError, r"feature_extractor\(model, \['conv'\]\)"),
+        ([], ValueError, "empty"),
+        (["conv", "conv"], ValueError, "repeats"),
+        ([3], TypeError, "layer.name"),
+    ],
+)
 def test_bad_layer_names(names, error, message):
     with pytest.raises(error, match=message):
         feature_extractor(_cnn(), names)

@@ -1,9 +1,9 @@
-import helpers  # noqa: F401  (before tensorflow, as everywhere)
 import keras
 import matplotlib
 import pytest
 import tensorflow as tf
 
+import helpers  # noqa: F401  (before tensorflow, as everywhere)
 from helpers import graphs
 
 matplotlib.use("Agg")  # in this process only
@@ -19,8 +19,12 @@ def _mlp():
 
 
 def _loss_function(model):
-    @tf.function(input_signature=[tf.TensorSpec((None, 3), tf.float32, name="features"),
-                                  tf.TensorSpec((None, 1), tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, 3), tf.float32, name="features"),
+            tf.TensorSpec((None, 1), tf.float32),
+        ]
+    )
     def loss(x, target):
         return tf.reduce_mean(tf.square(model(x) - target))
 
@@ -29,19 +33,29 @@ def _loss_function(model):
 
 def test_user_inputs_only_in_signature_order_with_names():
     specs = graphs.input_placeholders(_loss_function(_mlp()))
-    assert specs == [tf.TensorSpec((None, 3), tf.float32, name="features"),
-                     tf.TensorSpec((None, 1), tf.float32, name="target")]
+    assert specs == [
+        tf.TensorSpec((None, 3), tf.float32, name="features"),
+        tf.TensorSpec((None, 1), tf.float32, name="target"),
+    ]
     assert all(isinstance(s, tf.TensorSpec) for s in specs)
 
 
 def test_captured_variables_are_excluded_but_exist_in_the_graph():
     concrete = _loss_function(_mlp())
-    placeholders = [op for op in concrete.graph.get_operations() if op.type == "Placeholder"]
+    placeholders = [
+        op
+        for op in concrete.graph.get_operations()
+        if op.type == "Placeholder"
+    ]
     assert len(placeholders) == 2 + 4  # two inputs, four captured variables
     assert len(graphs.input_placeholders(concrete)) == 2
     captured = graphs.captured_placeholders(concrete)
-    assert sorted(src.split(":")[0] for _, _, src in captured) == ["hidden/bias", "hidden/kernel",
-                                                                    "out/bias", "out/kernel"]
+    assert sorted(src.split(":")[0] for _, _, src in captured) == [
+        "hidden/bias",
+        "hidden/kernel",
+        "out/bias",
+        "out/kernel",
+    ]
     assert {dtype for _, dtype, _ in captured} == {"resource"}
 
 
@@ -50,9 +64,13 @@ def test_keyword_arguments_and_python_values():
     def f(x, scale=2.0, *, z):
         return x * scale + tf.cast(z, tf.float32)
 
-    concrete = f.get_concrete_function(tf.TensorSpec([None], tf.float32), z=tf.TensorSpec([], tf.float64))
-    assert graphs.input_placeholders(concrete) == [tf.TensorSpec([None], tf.float32, name="x"),
-                                                   tf.TensorSpec([], tf.float64, name="z")]
+    concrete = f.get_concrete_function(
+        tf.TensorSpec([None], tf.float32), z=tf.TensorSpec([], tf.float64)
+    )
+    assert graphs.input_placeholders(concrete) == [
+        tf.TensorSpec([None], tf.float32, name="x"),
+        tf.TensorSpec([], tf.float64, name="z"),
+    ]
 
 
 def test_nested_dict_input_follows_the_flattened_order():
@@ -60,10 +78,18 @@ def test_nested_dict_input_follows_the_flattened_order():
     def f(d):
         return d["a"] + tf.cast(d["b"], tf.float32)
 
-    concrete = f.get_concrete_function({"b": tf.TensorSpec([2], tf.int32, name="bee"),
-                                        "a": tf.TensorSpec([2], tf.float32)})
+    concrete = f.get_concrete_function(
+        {
+            "b": tf.TensorSpec([2], tf.int32, name="bee"),
+            "a": tf.TensorSpec([2], tf.float32),
+        }
+    )
     specs = graphs.input_placeholders(concrete)
-    assert [s.dtype for s in specs] == [tf.float32, tf.int32]  # keys sorted: a, b
+    # keys sorted: a, b
+    assert [s.dtype for s in specs] == [
+        tf.float32,
+        tf.int32,
+    ]
     assert specs[1].name == "bee"
 
 

@@ -5,6 +5,7 @@ all start one per notebook), so a process-wide switch in one cannot reach
 another. What could leak is shared code: these tests make sure the helpers
 never switch modes or load ``tf_keras``.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +24,16 @@ def test_helpers_never_switch_to_tf1_or_load_legacy_keras():
 def test_a_fresh_process_with_all_helpers_is_eager_keras3():
     code = (
         "import helpers, importlib, pkgutil, sys\n"
-        "for m in pkgutil.iter_modules(helpers.__path__): importlib.import_module('helpers.' + m.name)\n"
+        "for m in pkgutil.iter_modules(helpers.__path__): "
+        "importlib.import_module('helpers.' + m.name)\n"
         "import tensorflow as tf, keras\n"
-        "print(tf.executing_eagerly(), 'tf_keras' in sys.modules, keras.__version__.split('.')[0])\n"
+        "print(tf.executing_eagerly(), 'tf_keras' in sys.modules, "
+        "keras.__version__.split('.')[0])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.split() == ["True", "False", "3"]

@@ -1,10 +1,11 @@
-"""The lock (requirements.txt) installs from wheels on every platform the book supports.
+"""The lock (requirements.txt) installs from wheels on every platform.
 
 CI runs on Linux x86-64 only, so a Mac or Windows reader's install is checked
 here by asking uv to resolve the lock *for* each platform, with wheels only (no
 source builds, which would need compilers a reader may not have). This needs
 the package index, as `make install` does.
 """
+
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -20,32 +21,61 @@ OVERRIDES = ROOT / "requirements-overrides.txt"
 
 #: uv's name of each platform -> the marker environment it stands for.
 PLATFORMS = {
-    "x86_64-manylinux_2_28": {"sys_platform": "linux", "platform_machine": "x86_64", "os_name": "posix",
-                              "platform_system": "Linux"},
-    "aarch64-manylinux_2_28": {"sys_platform": "linux", "platform_machine": "aarch64", "os_name": "posix",
-                               "platform_system": "Linux"},
-    "aarch64-apple-darwin": {"sys_platform": "darwin", "platform_machine": "arm64", "os_name": "posix",
-                             "platform_system": "Darwin"},
-    "x86_64-pc-windows-msvc": {"sys_platform": "win32", "platform_machine": "AMD64", "os_name": "nt",
-                               "platform_system": "Windows"},
+    "x86_64-manylinux_2_28": {
+        "sys_platform": "linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "platform_system": "Linux",
+    },
+    "aarch64-manylinux_2_28": {
+        "sys_platform": "linux",
+        "platform_machine": "aarch64",
+        "os_name": "posix",
+        "platform_system": "Linux",
+    },
+    "aarch64-apple-darwin": {
+        "sys_platform": "darwin",
+        "platform_machine": "arm64",
+        "os_name": "posix",
+        "platform_system": "Darwin",
+    },
+    "x86_64-pc-windows-msvc": {
+        "sys_platform": "win32",
+        "platform_machine": "AMD64",
+        "os_name": "nt",
+        "platform_system": "Windows",
+    },
 }
 #: 3.11 twice: the lock gives soupsieve another version below 3.11.5.
 PYTHONS = ("3.11.0", "3.11.9", "3.12.0", "3.13.0")
 
 
 def _requirements(path):
-    """Every requirement line of a requirements file (comments and continuations dropped)."""
-    lines = (line.split(" #")[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line) for line in lines if line and not line.startswith("#")]
+    """Every requirement of a requirements file (comments dropped)."""
+    lines = (
+        line.split(" #")[0].strip() for line in path.read_text().splitlines()
+    )
+    return [
+        Requirement(line)
+        for line in lines
+        if line and not line.startswith("#")
+    ]
 
 
 def _lock_for(platform, python):
-    """The lock's pins that apply on ``platform`` with ``python``: {name: version}."""
-    env = {**PLATFORMS[platform], "python_version": python.rsplit(".", 1)[0],
-           "python_full_version": python,
-           "implementation_name": "cpython", "platform_python_implementation": "CPython"}
-    return {_name(r): str(r.specifier) for r in _requirements(LOCK)
-            if r.marker is None or r.marker.evaluate(env)}
+    """The lock's pins for ``platform`` and ``python``: {name: version}."""
+    env = {
+        **PLATFORMS[platform],
+        "python_version": python.rsplit(".", 1)[0],
+        "python_full_version": python,
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    return {
+        _name(r): str(r.specifier)
+        for r in _requirements(LOCK)
+        if r.marker is None or r.marker.evaluate(env)
+    }
 
 
 def _name(requirement):
@@ -53,29 +83,59 @@ def _name(requirement):
 
 
 def _resolve(platform, python):
-    command = [str(UV), "pip", "compile", str(LOCK), "--overrides", str(OVERRIDES),
-               "--python-platform", platform, "--python-version", python,
-               "--only-binary", ":all:", "--no-header", "--no-annotate", "--quiet"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    command = [
+        str(UV),
+        "pip",
+        "compile",
+        str(LOCK),
+        "--overrides",
+        str(OVERRIDES),
+        "--python-platform",
+        platform,
+        "--python-version",
+        python,
+        "--only-binary",
+        ":all:",
+        "--no-header",
+        "--no-annotate",
+        "--quiet",
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
 
 
 @pytest.fixture(scope="module")
 def resolutions():
-    """uv's resolution of the lock on every platform and Python, in parallel."""
+    """uv's resolution of the lock for every platform and Python."""
     pairs = [(p, v) for p in PLATFORMS for v in PYTHONS]
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = list(pool.map(lambda pair: _resolve(*pair), pairs))
-    return dict(zip(pairs, runs))
+    return dict(zip(pairs, runs, strict=True))
 
 
 @pytest.mark.parametrize("python", PYTHONS)
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_the_lock_resolves_to_wheels_and_nothing_else(resolutions, platform, python):
+def test_the_lock_resolves_to_wheels_and_nothing_else(
+    resolutions, platform, python
+):
     run = resolutions[(platform, python)]
-    assert run.returncode == 0, f"no wheel-only install on {platform}, Python {python}:\n{run.stderr}"
-    resolved = {_name(r): str(r.specifier) for r in map(Requirement, (
-        line for line in run.stdout.splitlines() if line.strip() and not line.startswith("#")))}
-    # Exactly the lock's own pins for that platform: nothing missing, nothing added.
+    assert run.returncode == 0, (
+        f"no wheel-only install on {platform}, Python {python}:\n{run.stderr}"
+    )
+    resolved = {
+        _name(r): str(r.specifier)
+        for r in map(
+            Requirement,
+            (
+                line
+                for line in run.stdout.splitlines()
+                if line.strip() and not line.startswith("#")
+            ),
+        )
+    }
+    # Exactly the lock's own pins for that platform: nothing missing, nothing
+    # added.
     assert resolved == _lock_for(platform, python)
 
 
@@ -83,17 +143,22 @@ def test_the_lock_resolves_to_wheels_and_nothing_else(resolutions, platform, pyt
 def test_each_platform_gets_exactly_one_tensorflow(platform):
     pins = _lock_for(platform, "3.11.9")
     wheels = {"tensorflow", "tensorflow-cpu"} & set(pins)
-    expected = "tensorflow-cpu" if platform.startswith("x86_64") else "tensorflow"
+    expected = (
+        "tensorflow-cpu" if platform.startswith("x86_64") else "tensorflow"
+    )
     assert wheels == {expected}, f"{platform}: {sorted(wheels)}"
 
 
 def test_every_direct_pin_is_in_the_lock():
-    # requirements.in edited without `make lock` would leave the two out of step.
+    # requirements.in edited without `make lock` would leave the two out of
+    # step.
     locked = {(_name(r), str(r.specifier)) for r in _requirements(LOCK)}
     for requirement in _requirements(ROOT / "requirements.in"):
         assert (_name(requirement), str(requirement.specifier)) in locked, (
-            f"{requirement.name}{requirement.specifier} is in requirements.in but not in "
-            "requirements.txt: run `make lock`.")
+            f"{requirement.name}{requirement.specifier} is in requirements.in "
+            "but not in "
+            "requirements.txt: run `make lock`."
+        )
 
 
 def test_the_makefile_installs_the_uv_the_lock_pins():

@@ -1,16 +1,31 @@
 """Each hygiene check fails on the kind of notebook it exists to catch."""
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+import nbformat
 import nbhygiene
+from nbformat.v4 import (
+    new_code_cell,
+    new_markdown_cell,
+    new_notebook,
+    new_output,
+)
 
 GOOD_MD = "# Title\n\n## What you will learn\n\n- a thing"
 END_MD = "## Summary\n\nDone.\n\n## Exercises\n\n1. Try it."
 
 
 def notebook(*code_cells):
-    nb = new_notebook(cells=[new_markdown_cell(GOOD_MD), *code_cells, new_markdown_cell(END_MD)])
-    nb.metadata["kernelspec"] = {"name": nbhygiene.KERNEL_NAME, "display_name": "x", "language": "python"}
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(GOOD_MD),
+            *code_cells,
+            new_markdown_cell(END_MD),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": nbhygiene.KERNEL_NAME,
+        "display_name": "x",
+        "language": "python",
+    }
     return nb
 
 
@@ -22,12 +37,23 @@ def code(source, count, outputs=(), tags=()):
 
 
 def clean():
-    return notebook(code("import helpers", 1), code("print(1)", 2, [new_output("stream", name="stdout", text="1\n")]))
+    return notebook(
+        code("import helpers", 1),
+        code("print(1)", 2, [new_output("stream", name="stdout", text="1\n")]),
+    )
 
 
 def test_clean_notebook_passes():
     nb = clean()
     nbformat.validate(nb)
+    assert nbhygiene.check_notebook(nb) == []
+
+
+def test_code_wider_than_the_column_is_refused():
+    nb = clean()
+    nb.cells[2].source = "%%script python\nprint('" + "x" * 80 + "')"
+    assert any("code line of" in p for p in nbhygiene.check_notebook(nb))
+    nb.cells[2].source = "print(1)  # " + "x" * (nbhygiene.CODE_WIDTH - 12)
     assert nbhygiene.check_notebook(nb) == []
 
 
@@ -40,7 +66,9 @@ def test_title_required():
 def test_template_headings_required():
     nb = clean()
     nb.cells[-1].source = "## Summary\n\nNo exercises here."
-    assert nbhygiene.check_template(nb) == ["no '## Exercises' heading in a markdown cell"]
+    assert nbhygiene.check_template(nb) == [
+        "no '## Exercises' heading in a markdown cell"
+    ]
 
 
 def test_kernelspec_required():
@@ -52,7 +80,13 @@ def test_kernelspec_required():
 def test_helpers_must_be_imported_first():
     nb = notebook(code("import tensorflow as tf\nimport helpers", 1))
     assert nbhygiene.check_imports_helpers_first(nb)
-    nb = notebook(code("# set TF logging first\nimport helpers  # first\n%xmode minimal\nimport tensorflow", 1))
+    nb = notebook(
+        code(
+            "# set TF logging first\nimport helpers  # first\n%xmode "
+            "minimal\nimport tensorflow",
+            1,
+        )
+    )
     assert nbhygiene.check_imports_helpers_first(nb) == []
 
 
@@ -65,35 +99,74 @@ def test_out_of_order_and_unexecuted_cells():
 
 def test_untagged_error_and_tag_without_error():
     err = new_output("error", ename="ValueError", evalue="boom", traceback=[])
-    nb = notebook(code("import helpers", 1), code("raise ValueError('boom')", 2, [err]))
+    nb = notebook(
+        code("import helpers", 1), code("raise ValueError('boom')", 2, [err])
+    )
     assert "without a raises-exception tag" in nbhygiene.check_errors(nb)[0]
-    nb = notebook(code("import helpers", 1), code("x = 1", 2, tags=["raises-exception"]))
+    nb = notebook(
+        code("import helpers", 1), code("x = 1", 2, tags=["raises-exception"])
+    )
     assert "stores no error" in nbhygiene.check_errors(nb)[0]
-    nb = notebook(code("import helpers", 1), code("raise ValueError('boom')", 2, [err], tags=["raises-exception"]))
+    nb = notebook(
+        code("import helpers", 1),
+        code("raise ValueError('boom')", 2, [err], tags=["raises-exception"]),
+    )
     assert nbhygiene.check_errors(nb) == []
 
 
 def test_stderr_is_refused():
-    nb = notebook(code("import helpers", 1, [new_output("stream", name="stderr", text="I0000 oneDNN ...\n")]))
+    nb = notebook(
+        code(
+            "import helpers",
+            1,
+            [new_output("stream", name="stderr", text="I0000 oneDNN ...\n")],
+        )
+    )
     assert nbhygiene.check_no_stderr(nb)
 
 
 def test_machine_paths_found_in_text_and_tracebacks():
-    out = new_output("execute_result", data={"text/plain": "'/home/me/data.csv'"}, execution_count=1)
+    out = new_output(
+        "execute_result",
+        data={"text/plain": "'/home/me/data.csv'"},
+        execution_count=1,
+    )
     assert nbhygiene.check_machine_paths(notebook(code("p", 1, [out])))
-    err = new_output("error", ename="E", evalue="e",
-                     traceback=["\x1b[0;31mFile \x1b[0;32m/work/main/.venv/lib/python3.11/site-packages/keras/x.py:1\x1b[0m"])
-    assert nbhygiene.check_machine_paths(notebook(code("x", 1, [err], tags=["raises-exception"])))
-    ok = new_output("stream", name="stdout", text="ratio 1/2 and a/tmp/b is not a path\n")
+    err = new_output(
+        "error",
+        ename="E",
+        evalue="e",
+        traceback=[
+            "\x1b[0;31mFile \x1b[0;32m/work/main/.venv/lib/python3.11/"
+            "site-packages/keras/x.py:1\x1b[0m"
+        ],
+    )
+    assert nbhygiene.check_machine_paths(
+        notebook(code("x", 1, [err], tags=["raises-exception"]))
+    )
+    ok = new_output(
+        "stream", name="stdout", text="ratio 1/2 and a/tmp/b is not a path\n"
+    )
     assert nbhygiene.check_machine_paths(notebook(code("x", 1, [ok]))) == []
 
 
 def test_progress_bars_need_the_ignore_tag():
-    bar = new_output("stream", name="stdout", text="4/4 ━━━━━━━━━━ 0s 2ms/step - loss: 0.1\n")
+    bar = new_output(
+        "stream",
+        name="stdout",
+        text="4/4 ━━━━━━━━━━ 0s 2ms/step - loss: 0.1\n",
+    )
     nb = notebook(code("model.fit(x, y)", 1, [bar]))
     assert nbhygiene.check_volatile(nb)
-    nb = notebook(code("# Output not compared: Keras prints wall-clock timings.\nmodel.fit(x, y)", 1, [bar],
-                       tags=["nbval-ignore-output"]))
+    nb = notebook(
+        code(
+            "# Output not compared: Keras prints wall-clock "
+            "timings.\nmodel.fit(x, y)",
+            1,
+            [bar],
+            tags=["nbval-ignore-output"],
+        )
+    )
     assert nbhygiene.check_volatile(nb) == []
     assert nbhygiene.check_ignore_reasons(nb) == []
 
@@ -105,7 +178,10 @@ def test_ignore_tag_needs_a_reason():
 
 def test_unlisted_notebook(tmp_path):
     toc = tmp_path / "_toc.yml"
-    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n- caption: C\n  chapters:\n  - file: notebooks/01_a\n")
+    toc.write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n- caption: C\n  "
+        "chapters:\n  - file: notebooks/01_a\n"
+    )
     listed = nbhygiene.toc_files(toc)
     assert listed == ["book/intro", "notebooks/01_a"]
     assert nbhygiene.check_listed("notebooks/01_a.ipynb", listed) == []
@@ -113,8 +189,12 @@ def test_unlisted_notebook(tmp_path):
 
 
 def test_legacy_mode_must_be_declared_and_declared_must_be_used():
-    for source in ("tf.compat.v1.disable_eager_execution()", "import tf_keras", "from tf_keras import layers",
-                   "os.environ['TF_USE_LEGACY_KERAS'] = '1'"):
+    for source in (
+        "tf.compat.v1.disable_eager_execution()",
+        "import tf_keras",
+        "from tf_keras import layers",
+        "os.environ['TF_USE_LEGACY_KERAS'] = '1'",
+    ):
         nb = notebook(code("import helpers", 1), code(source, 2))
         assert nbhygiene.check_legacy_declared(nb), source
         nb.metadata["book"] = {"legacy_tf1": True}
@@ -122,4 +202,11 @@ def test_legacy_mode_must_be_declared_and_declared_must_be_used():
     declared_but_unused = clean()
     declared_but_unused.metadata["book"] = {"legacy_tf1": True}
     assert nbhygiene.check_legacy_declared(declared_but_unused)
-    assert nbhygiene.check_legacy_declared(notebook(code("import helpers", 1), code("x = my_tf_keras_model", 2))) == []
+    assert (
+        nbhygiene.check_legacy_declared(
+            notebook(
+                code("import helpers", 1), code("x = my_tf_keras_model", 2)
+            )
+        )
+        == []
+    )

@@ -1,13 +1,17 @@
 """The stored notebooks are clean (see nbhygiene for what that means)."""
+
 import json
 from pathlib import Path
 
+import nbhygiene
 import pytest
 
-import nbhygiene
-
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p
+    for p in (ROOT / "notebooks").rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
 LISTED = nbhygiene.toc_files(ROOT / "_toc.yml")
 
 
@@ -19,11 +23,18 @@ def test_there_are_notebooks():
 def test_notebook_is_clean(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     rel = path.relative_to(ROOT).as_posix()
-    problems = nbhygiene.check_listed(rel, LISTED) + nbhygiene.check_notebook(nb)
+    problems = nbhygiene.check_listed(rel, LISTED) + nbhygiene.check_notebook(
+        nb
+    )
     assert not problems, f"{rel}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.parametrize("entry", LISTED)
 def test_toc_entry_exists(entry):
-    matches = [p for p in ROOT.glob(entry + ".*") if p.suffix in {".md", ".ipynb"}]
-    assert matches, f"_toc.yml names {entry!r}, but there is no {entry}.md or {entry}.ipynb"
+    matches = [
+        p for p in ROOT.glob(entry + ".*") if p.suffix in {".md", ".ipynb"}
+    ]
+    assert matches, (
+        f"_toc.yml names {entry!r}, but there is no {entry}.md or "
+        f"{entry}.ipynb"
+    )

@@ -1,9 +1,13 @@
-import helpers  # noqa: F401  (before keras, as everywhere)
+import itertools
+
 import keras
 import matplotlib
 import pytest
 
-matplotlib.use("Agg")  # in this process only: never via MPLBACKEND, which kernels would inherit
+import helpers  # noqa: F401  (before keras, as everywhere)
+
+# in this process only: never via MPLBACKEND, which kernels would inherit
+matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from helpers.plotting import draw_model
@@ -14,7 +18,9 @@ def _two_input_model():
     b = keras.Input(shape=(), dtype="int32", name="category")
     e = keras.layers.Embedding(10, 4, name="embed")(b)
     h = keras.layers.Concatenate(name="join")([a, e])
-    return keras.Model([a, b], keras.layers.Dense(1, name="score")(h), name="two_inputs")
+    return keras.Model(
+        [a, b], keras.layers.Dense(1, name="score")(h), name="two_inputs"
+    )
 
 
 def _texts(ax):
@@ -28,8 +34,11 @@ def test_draws_every_layer_with_shapes_and_arrows():
         assert name in texts
     assert "Input  (None, 3)" in texts
     assert "Dense  (None, 1)" in texts
-    arrows = [c for c in ax.get_children() if c.__class__.__name__ == "Annotation"]
-    assert len(arrows) == 4  # category->embed, numeric->join, embed->join, join->score
+    arrows = [
+        c for c in ax.get_children() if c.__class__.__name__ == "Annotation"
+    ]
+    # category->embed, numeric->join, embed->join, join->score
+    assert len(arrows) == 4
     assert ax.get_title() == "two_inputs"
     plt.close("all")
 
@@ -42,7 +51,9 @@ def test_inputs_on_top_outputs_at_the_bottom():
 
 
 def test_sequential_started_with_input():
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, name="d")], name="seq")
+    model = keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(2, name="d")], name="seq"
+    )
     assert "d" in _texts(draw_model(model, title="custom"))
     plt.close("all")
 
@@ -67,7 +78,11 @@ def test_not_a_model_names_the_fix():
 
 
 def _box_centres(ax):
-    return {t.get_text(): t.get_position() for t in ax.texts if "  " not in t.get_text()}
+    return {
+        t.get_text(): t.get_position()
+        for t in ax.texts
+        if "  " not in t.get_text()
+    }
 
 
 def test_boxes_in_a_row_do_not_overlap_and_children_sit_under_parents():
@@ -77,6 +92,7 @@ def test_boxes_in_a_row_do_not_overlap_and_children_sit_under_parents():
     ax = draw_model(keras.Model(a, out, name="fan"))
     centres = _box_centres(ax)
     xs = sorted(centres[f"b{i}"][0] for i in range(3))
-    assert min(b - a for a, b in zip(xs, xs[1:])) >= 2.8  # at least a box width apart
-    assert abs(centres["cat"][0] - sum(xs) / 3) < 1e-9  # under the mean of its parents
+    # At least a box width apart, and the child under the mean of its parents.
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= 2.8
+    assert abs(centres["cat"][0] - sum(xs) / 3) < 1e-9
     plt.close("all")

@@ -10,8 +10,13 @@ def _draws():
     import keras
     import tensorflow as tf
 
-    return (random.random(), float(np.random.rand()), float(tf.random.uniform(())),
-            float(keras.random.uniform(())), keras.layers.Dense(2).build((None, 3)) or None)
+    return (
+        random.random(),
+        float(np.random.rand()),
+        float(tf.random.uniform(())),
+        float(keras.random.uniform(())),
+        keras.layers.Dense(2).build((None, 3)) or None,
+    )
 
 
 def _weights():
@@ -43,7 +48,8 @@ def test_enables_op_determinism_and_returns_nothing():
     from tensorflow.python.framework import config as tf_config
 
     tf_config.disable_op_determinism()
-    assert helpers.seed_everything(3) is None  # a cell ending with the call shows no "3"
+    # a cell ending with the call shows no "3"
+    assert helpers.seed_everything(3) is None
     assert tf_config.is_op_determinism_enabled()
 
 

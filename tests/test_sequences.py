@@ -1,13 +1,15 @@
-"""helpers.sequences: DTW and soft-DTW against plain NumPy, tslearn and dtaidistance."""
-import helpers  # noqa: F401
+"""helpers.sequences: DTW, soft-DTW against NumPy, tslearn and dtaidistance."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers  # noqa: F401
 from helpers.sequences import dtw, dtw_path, soft_dtw
 
+# --- The project's own references: the recursions written as plainly as
+# possible ----------------
 
-# --- The project's own references: the recursions written as plainly as possible ----------------
 
 def reference_dtw(x, y):
     cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
@@ -15,7 +17,9 @@ def reference_dtw(x, y):
     r[0, 0] = 0.0
     for i in range(len(x)):
         for j in range(len(y)):
-            r[i + 1, j + 1] = cost[i, j] + min(r[i, j + 1], r[i + 1, j], r[i, j])
+            r[i + 1, j + 1] = cost[i, j] + min(
+                r[i, j + 1], r[i + 1, j], r[i, j]
+            )
     return r[-1, -1]
 
 
@@ -28,7 +32,11 @@ def reference_soft_dtw(x, y, gamma):
             values = np.array([r[i, j + 1], r[i + 1, j], r[i, j]])
             finite = values[np.isfinite(values)]
             low = finite.min()
-            r[i + 1, j + 1] = cost[i, j] + low - gamma * np.log(np.exp(-(finite - low) / gamma).sum())
+            r[i + 1, j + 1] = (
+                cost[i, j]
+                + low
+                - gamma * np.log(np.exp(-(finite - low) / gamma).sum())
+            )
     return r[-1, -1]
 
 
@@ -41,17 +49,22 @@ def batch(seed, size=5, steps_x=7, steps_y=6, features=3, dtype="float64"):
     return x, y, x_lengths, y_lengths
 
 
-# --- Values ------------------------------------------------------------------------------------
+# --- Values ------------------------------------------------------------------
+# ------------------
+
 
 @pytest.mark.parametrize("seed", range(3))
 def test_dtw_matches_reference_with_lengths(seed):
     x, y, lx, ly = batch(seed)
     ours = dtw(x, y, lx, ly).numpy()
-    expected = [reference_dtw(x[b, :lx[b]], y[b, :ly[b]]) for b in range(len(x))]
+    expected = [
+        reference_dtw(x[b, : lx[b]], y[b, : ly[b]]) for b in range(len(x))
+    ]
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
 
 
-# dtw's loop does three diagonals per pass; these sizes give all three remainders of the diagonal count
+# dtw's loop does three diagonals per pass; these sizes give all three
+# remainders of the diagonal count
 # (computed below), and both orders of the longer sequence.
 GRID_SIZES = [(1, 1), (1, 4), (4, 1), (2, 2), (3, 5), (5, 3), (6, 6), (4, 9)]
 
@@ -61,7 +74,10 @@ def test_grid_sizes_cover_every_remainder():
 
     remainders = set()
     for steps_x, steps_y in GRID_SIZES:
-        rows, columns = sequences._grid(min(steps_x, steps_y), max(steps_x, steps_y))  # dtw puts the shorter first
+        # dtw puts the shorter first
+        rows, columns = sequences._grid(
+            min(steps_x, steps_y), max(steps_x, steps_y)
+        )
         remainders.add((rows + columns - 1) % 3)
     assert remainders == {0, 1, 2}
 
@@ -69,20 +85,31 @@ def test_grid_sizes_cover_every_remainder():
 @pytest.mark.parametrize("steps_x, steps_y", GRID_SIZES)
 def test_dtw_matches_reference_at_every_grid_size(steps_x, steps_y):
     x, y, lx, ly = batch(21, steps_x=steps_x, steps_y=steps_y)
-    expected = [reference_dtw(x[b, :lx[b]], y[b, :ly[b]]) for b in range(len(x))]
+    expected = [
+        reference_dtw(x[b, : lx[b]], y[b, : ly[b]]) for b in range(len(x))
+    ]
     np.testing.assert_allclose(dtw(x, y, lx, ly).numpy(), expected, rtol=1e-10)
-    spec = tf.TensorSpec([None, None, 3], tf.float64)  # the generic program, sizes unknown when traced
-    open_shapes = tf.function(lambda a, b, la, lb: dtw(a, b, la, lb), input_signature=[spec, spec] + [
-        tf.TensorSpec([None], tf.int32)] * 2)
-    np.testing.assert_allclose(open_shapes(x, y, lx.astype("int32"), ly.astype("int32")).numpy(), expected,
-                               rtol=1e-10)
+    # the generic program, sizes unknown when traced
+    spec = tf.TensorSpec([None, None, 3], tf.float64)
+    open_shapes = tf.function(
+        lambda a, b, la, lb: dtw(a, b, la, lb),
+        input_signature=[spec, spec] + [tf.TensorSpec([None], tf.int32)] * 2,
+    )
+    np.testing.assert_allclose(
+        open_shapes(x, y, lx.astype("int32"), ly.astype("int32")).numpy(),
+        expected,
+        rtol=1e-10,
+    )
 
 
 @pytest.mark.parametrize("gamma", [0.1, 1.0, 10.0])
 def test_soft_dtw_matches_reference_with_lengths(gamma):
     x, y, lx, ly = batch(7)
     ours = soft_dtw(x, y, gamma=gamma, x_lengths=lx, y_lengths=ly).numpy()
-    expected = [reference_soft_dtw(x[b, :lx[b]], y[b, :ly[b]], gamma) for b in range(len(x))]
+    expected = [
+        reference_soft_dtw(x[b, : lx[b]], y[b, : ly[b]], gamma)
+        for b in range(len(x))
+    ]
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
 
 
@@ -93,10 +120,13 @@ def test_dtw_agrees_with_tslearn_and_dtaidistance():
     x, y, lx, ly = batch(3, size=6, steps_x=12, steps_y=9)
     ours = dtw(x, y, lx, ly).numpy()
     for b in range(len(x)):
-        a, c = x[b, :lx[b]], y[b, :ly[b]]
-        # Both libraries report the square root of the accumulated squared-distance cost.
+        a, c = x[b, : lx[b]], y[b, : ly[b]]
+        # Both libraries report the square root of the accumulated squared-
+        # distance cost.
         assert np.sqrt(ours[b]) == pytest.approx(tslearn_dtw(a, c), rel=1e-9)
-        assert np.sqrt(ours[b]) == pytest.approx(dtw_ndim.distance(a, c), rel=1e-9)
+        assert np.sqrt(ours[b]) == pytest.approx(
+            dtw_ndim.distance(a, c), rel=1e-9
+        )
 
 
 def test_soft_dtw_agrees_with_tslearn():
@@ -104,7 +134,10 @@ def test_soft_dtw_agrees_with_tslearn():
 
     x, y, lx, ly = batch(4, size=4, steps_x=10, steps_y=8)
     ours = soft_dtw(x, y, gamma=0.5, x_lengths=lx, y_lengths=ly).numpy()
-    expected = [tslearn_soft_dtw(x[b, :lx[b]], y[b, :ly[b]], gamma=0.5) for b in range(len(x))]
+    expected = [
+        tslearn_soft_dtw(x[b, : lx[b]], y[b, : ly[b]], gamma=0.5)
+        for b in range(len(x))
+    ]
     np.testing.assert_allclose(ours, expected, rtol=1e-9)
 
 
@@ -115,17 +148,26 @@ def test_float32_is_close_to_float64():
     assert single.dtype == tf.float32
     np.testing.assert_allclose(single.numpy(), exact, rtol=1e-5)
     soft = soft_dtw(x.astype("float32"), y.astype("float32"), 1.0, lx, ly)
-    np.testing.assert_allclose(soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-4, atol=1e-4
+    )
 
 
-# --- Properties ----------------------------------------------------------------------------------
+# --- Properties --------------------------------------------------------------
+# --------------------
+
 
 def test_identity_gives_zero_and_symmetry_holds():
     x, y, lx, ly = batch(6)
     np.testing.assert_allclose(dtw(x, x, lx, lx).numpy(), 0.0, atol=1e-9)
-    np.testing.assert_allclose(dtw(x, y, lx, ly).numpy(), dtw(y, x, ly, lx).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(soft_dtw(x, y, 0.7, lx, ly).numpy(), soft_dtw(y, x, 0.7, ly, lx).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        dtw(x, y, lx, ly).numpy(), dtw(y, x, ly, lx).numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        soft_dtw(x, y, 0.7, lx, ly).numpy(),
+        soft_dtw(y, x, 0.7, ly, lx).numpy(),
+        rtol=1e-12,
+    )
 
 
 def test_padding_content_is_ignored_even_nan_and_inf():
@@ -134,38 +176,58 @@ def test_padding_content_is_ignored_even_nan_and_inf():
     soft_clean = soft_dtw(x, y, 1.0, lx, ly).numpy()
     dirty_x, dirty_y = x.copy(), y.copy()
     for b in range(len(x)):
-        dirty_x[b, lx[b]:] = np.nan
-        dirty_y[b, ly[b]:] = np.inf
+        dirty_x[b, lx[b] :] = np.nan
+        dirty_y[b, ly[b] :] = np.inf
     np.testing.assert_array_equal(dtw(dirty_x, dirty_y, lx, ly).numpy(), clean)
-    np.testing.assert_array_equal(soft_dtw(dirty_x, dirty_y, 1.0, lx, ly).numpy(), soft_clean)
+    np.testing.assert_array_equal(
+        soft_dtw(dirty_x, dirty_y, 1.0, lx, ly).numpy(), soft_clean
+    )
 
 
 def test_lengths_of_one():
     x, y, _, _ = batch(9)
     ones = np.ones(len(x), "int32")
     # One frame against one frame: the cost of that single pair of frames.
-    np.testing.assert_allclose(dtw(x, y, ones, ones).numpy(), ((x[:, 0] - y[:, 0]) ** 2).sum(-1), rtol=1e-12)
-    # One frame against a whole sequence: every frame of it is matched to that one frame.
+    np.testing.assert_allclose(
+        dtw(x, y, ones, ones).numpy(),
+        ((x[:, 0] - y[:, 0]) ** 2).sum(-1),
+        rtol=1e-12,
+    )
+    # One frame against a whole sequence: every frame of it is matched to that
+    # one frame.
     full = np.full(len(x), y.shape[1])
-    np.testing.assert_allclose(dtw(x, y, ones, full).numpy(),
-                               ((x[:, :1] - y) ** 2).sum(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(
+        dtw(x, y, ones, full).numpy(),
+        ((x[:, :1] - y) ** 2).sum(axis=(1, 2)),
+        rtol=1e-12,
+    )
 
 
 def test_soft_dtw_tends_to_dtw_as_gamma_shrinks():
     x, y, lx, ly = batch(10)
-    np.testing.assert_allclose(soft_dtw(x, y, 1e-4, lx, ly).numpy(), dtw(x, y, lx, ly).numpy(), atol=1e-2)
+    np.testing.assert_allclose(
+        soft_dtw(x, y, 1e-4, lx, ly).numpy(),
+        dtw(x, y, lx, ly).numpy(),
+        atol=1e-2,
+    )
 
 
-# --- Gradients and graph modes -----------------------------------------------------------------
+# --- Gradients and graph modes
+# -----------------------------------------------------------------
 
-# The longer one first or second; and lengths far apart, where the padded grid is wider than it is tall.
+
+# The longer one first or second; and lengths far apart, where the padded grid
+# is wider than it is tall.
 @pytest.mark.parametrize("steps_x, steps_y", [(5, 4), (4, 5), (6, 3), (3, 6)])
 def test_soft_dtw_gradient_matches_finite_differences(steps_x, steps_y):
     x, y, lx, ly = batch(11, size=2, steps_x=steps_x, steps_y=steps_y)
     lx, ly = tf.constant(lx), tf.constant(ly)
-    theoretical, numerical = tf.test.compute_gradient(lambda a, b: soft_dtw(a, b, 0.5, lx, ly),
-                                                      [tf.constant(x), tf.constant(y)], delta=1e-4)
-    for t, n in zip(theoretical, numerical):
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda a, b: soft_dtw(a, b, 0.5, lx, ly),
+        [tf.constant(x), tf.constant(y)],
+        delta=1e-4,
+    )
+    for t, n in zip(theoretical, numerical, strict=True):
         assert np.abs(t).max() > 0.1
         np.testing.assert_allclose(t, n, atol=1e-6)
 
@@ -179,8 +241,8 @@ def test_soft_dtw_gradient_is_zero_on_padding():
     gradient = tape.gradient(total, x).numpy()
     assert np.all(np.isfinite(gradient))
     for b in range(len(lx)):
-        assert not np.any(gradient[b, lx[b]:])
-        assert np.any(gradient[b, :lx[b]])
+        assert not np.any(gradient[b, lx[b] :])
+        assert np.any(gradient[b, : lx[b]])
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -188,18 +250,25 @@ def test_inside_tf_function_with_open_shapes(jit):
     spec = tf.TensorSpec([None, None, 3], tf.float64)
     lengths = tf.TensorSpec([None], tf.int32)
 
-    @tf.function(input_signature=[spec, spec, lengths, lengths], jit_compile=jit)
+    @tf.function(
+        input_signature=[spec, spec, lengths, lengths], jit_compile=jit
+    )
     def both(x, y, lx, ly):
         return dtw(x, y, lx, ly), soft_dtw(x, y, 1.0, lx, ly)
 
     x, y, lx, ly = batch(13)
     hard, soft = both(x, y, lx.astype("int32"), ly.astype("int32"))
-    np.testing.assert_allclose(hard.numpy(), dtw(x, y, lx, ly).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        hard.numpy(), dtw(x, y, lx, ly).numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        soft.numpy(), soft_dtw(x, y, 1.0, lx, ly).numpy(), rtol=1e-12
+    )
 
 
 def test_gradient_inside_tf_function_with_open_shapes():
-    # Traced with unknown sizes, the generic compiled programs run; they must agree with the per-shape ones.
+    # Traced with unknown sizes, the generic compiled programs run; they must
+    # agree with the per-shape ones.
     spec = tf.TensorSpec([None, None, 3], tf.float64)
 
     @tf.function(input_signature=[spec, spec])
@@ -214,21 +283,34 @@ def test_gradient_inside_tf_function_with_open_shapes():
     with tf.GradientTape() as tape:
         tape.watch([x, y])
         total = tf.reduce_sum(soft_dtw(x, y, 0.5))
-    for open_shapes, static in zip(gradients(x, y), tape.gradient(total, [x, y])):
-        np.testing.assert_allclose(open_shapes.numpy(), static.numpy(), rtol=1e-10)
+    for open_shapes, static in zip(
+        gradients(x, y), tape.gradient(total, [x, y]), strict=True
+    ):
+        np.testing.assert_allclose(
+            open_shapes.numpy(), static.numpy(), rtol=1e-10
+        )
 
 
 def test_each_diagonal_is_read_from_the_folded_costs():
-    # The layout trick of _diagonal: cell (i, j) of a [columns - 1, columns] array read as
-    # [columns, columns - 1] lies on row i + k // (columns - 1), column k % (columns - 1), k = i + j.
+    # The layout trick of _diagonal: cell (i, j) of a [columns - 1, columns]
+    # array read as
+    # [columns, columns - 1] lies on row i + k // (columns - 1), column k %
+    # (columns - 1), k = i + j.
     from helpers import sequences
 
     rows, columns = sequences._grid(5, 7)
-    cells = np.arange((columns - 1) * columns, dtype="float64").reshape(columns - 1, columns, 1)
+    cells = np.arange((columns - 1) * columns, dtype="float64").reshape(
+        columns - 1, columns, 1
+    )
     for k in range(rows + columns - 1):
         offset = tf.constant([k // (columns - 1), k % (columns - 1)])
-        diagonal = sequences._diagonal(tf.constant(cells), k, offset, rows, columns).numpy()[:, 0]
-        expected = [cells[i, k - i, 0] if 0 <= k - i < columns else np.inf for i in range(rows)]
+        diagonal = sequences._diagonal(
+            tf.constant(cells), k, offset, rows, columns
+        ).numpy()[:, 0]
+        expected = [
+            cells[i, k - i, 0] if 0 <= k - i < columns else np.inf
+            for i in range(rows)
+        ]
         np.testing.assert_array_equal(diagonal, expected)
 
 
@@ -248,22 +330,91 @@ def test_trained_inside_a_compiled_step():
     assert losses[-1] < losses[0]
 
 
-# --- Bad input -------------------------------------------------------------------------------
+# --- Bad input ---------------------------------------------------------------
+# ----------------
 
-@pytest.mark.parametrize("call, error, fix", [
-    (lambda: dtw(np.zeros((2, 3)), np.zeros((2, 3))), ValueError, r"x\[None\]"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 5))), ValueError, "same number of features"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((3, 3, 4))), ValueError, "tile them"),
-    (lambda: dtw(np.zeros((2, 3, 4), "int32"), np.zeros((2, 3, 4), "int32")), TypeError, "tf.cast"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), "float32")), TypeError, "cast one"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[0, 3]), ValueError, r"\[1, T\]"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), y_lengths=[1, 4]), ValueError, r"\[1, U\]"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1.0, 2.0]), TypeError, "integers"),
-    (lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1, 2, 3]), ValueError, "batch has 2"),
-    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=0.0), ValueError, "strictly positive"),
-    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=-1), ValueError, "strictly positive"),
-    (lambda: soft_dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma="1"), TypeError, "positive Python number"),
-])
+
+@pytest.mark.parametrize(
+    "call, error, fix",
+    [
+        (
+            lambda: dtw(np.zeros((2, 3)), np.zeros((2, 3))),
+            ValueError,
+            r"x\[None\]",
+        ),
+        (
+            lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 5))),
+            ValueError,
+            "same number of features",
+        ),
+        (
+            lambda: dtw(np.zeros((2, 3, 4)), np.zeros((3, 3, 4))),
+            ValueError,
+            "tile them",
+        ),
+        (
+            lambda: dtw(
+                np.zeros((2, 3, 4), "int32"), np.zeros((2, 3, 4), "int32")
+            ),
+            TypeError,
+            "tf.cast",
+        ),
+        (
+            lambda: dtw(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), "float32")),
+            TypeError,
+            "cast one",
+        ),
+        (
+            lambda: dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[0, 3]
+            ),
+            ValueError,
+            r"\[1, T\]",
+        ),
+        (
+            lambda: dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), y_lengths=[1, 4]
+            ),
+            ValueError,
+            r"\[1, U\]",
+        ),
+        (
+            lambda: dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1.0, 2.0]
+            ),
+            TypeError,
+            "integers",
+        ),
+        (
+            lambda: dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), x_lengths=[1, 2, 3]
+            ),
+            ValueError,
+            "batch has 2",
+        ),
+        (
+            lambda: soft_dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=0.0
+            ),
+            ValueError,
+            "strictly positive",
+        ),
+        (
+            lambda: soft_dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma=-1
+            ),
+            ValueError,
+            "strictly positive",
+        ),
+        (
+            lambda: soft_dtw(
+                np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), gamma="1"
+            ),
+            TypeError,
+            "positive Python number",
+        ),
+    ],
+)
 def test_bad_input_names_the_fix(call, error, fix):
     with pytest.raises(error, match=fix):
         call()
@@ -284,7 +435,9 @@ def test_dtw_path():
     cost, accumulated, path = dtw_path(x, y)
     assert cost.shape == (3, 4) and accumulated[-1, -1] == 0.0
     assert path == [(0, 0), (0, 1), (1, 2), (2, 3)]
-    assert accumulated[-1, -1] == pytest.approx(float(dtw(x[None], y[None])[0]))
+    assert accumulated[-1, -1] == pytest.approx(
+        float(dtw(x[None], y[None])[0])
+    )
     with pytest.raises(ValueError, match="same number|features per frame"):
         dtw_path(x, np.zeros((3, 2)))
 
@@ -298,8 +451,14 @@ def test_dtw_all_pairs_matches_pair_by_pair():
     assert matrix.shape == (3, 4)
     for m in range(3):
         for n in range(4):
-            assert matrix[m, n] == pytest.approx(reference_dtw(x[m, :lx[m]], y[n, :ly[n]]), rel=1e-10)
-    np.testing.assert_allclose(dtw_all_pairs(x, y), [[reference_dtw(a, b) for b in y] for a in x], rtol=1e-10)
+            assert matrix[m, n] == pytest.approx(
+                reference_dtw(x[m, : lx[m]], y[n, : ly[n]]), rel=1e-10
+            )
+    np.testing.assert_allclose(
+        dtw_all_pairs(x, y),
+        [[reference_dtw(a, b) for b in y] for a in x],
+        rtol=1e-10,
+    )
     with pytest.raises(ValueError, match=r"\[sequences, time, features\]"):
         dtw_all_pairs(x[0], y)
     with pytest.raises(ValueError, match="one length per sequence"):
@@ -309,8 +468,14 @@ def test_dtw_all_pairs_matches_pair_by_pair():
 def test_dtw_all_pairs_over_several_batches_and_length_groups(monkeypatch):
     from helpers import sequences
 
-    monkeypatch.setattr(sequences, "_PAIRS_PER_CALL", 4)  # 35 pairs: many batches, a short last one
+    # 35 pairs: many batches, a short last one
+    monkeypatch.setattr(sequences, "_PAIRS_PER_CALL", 4)
     x, _, lx, _ = batch(18, size=5, steps_x=9)
     _, y, _, ly = batch(19, size=7, steps_y=6)
-    expected = [[reference_dtw(x[m, :lx[m]], y[n, :ly[n]]) for n in range(7)] for m in range(5)]
-    np.testing.assert_allclose(sequences.dtw_all_pairs(x, y, lx, ly), expected, rtol=1e-10)
+    expected = [
+        [reference_dtw(x[m, : lx[m]], y[n, : ly[n]]) for n in range(7)]
+        for m in range(5)
+    ]
+    np.testing.assert_allclose(
+        sequences.dtw_all_pairs(x, y, lx, ly), expected, rtol=1e-10
+    )

@@ -1,11 +1,21 @@
-import helpers  # noqa: F401
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.timing import (DTW_BATCH, DTW_FEATURES, DTW_STEPS, dtw_all_pairs_seconds, dtw_batch, dtw_ratios,
-                            interleaved_median_seconds, median_seconds, step_timings, tracing_counts)
+import helpers  # noqa: F401
+from helpers.timing import (
+    DTW_BATCH,
+    DTW_FEATURES,
+    DTW_STEPS,
+    dtw_all_pairs_seconds,
+    dtw_batch,
+    dtw_ratios,
+    interleaved_median_seconds,
+    median_seconds,
+    step_timings,
+    tracing_counts,
+)
 
 
 def test_median_seconds_calls_warmup_plus_repeats_times():
@@ -14,9 +24,14 @@ def test_median_seconds_calls_warmup_plus_repeats_times():
     assert len(calls) == 7 and seconds >= 0.0
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(repeats=0), ValueError), (dict(warmup=-1), ValueError), (dict(repeats=True), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(repeats=0), ValueError),
+        (dict(warmup=-1), ValueError),
+        (dict(repeats=True), ValueError),
+    ],
+)
 def test_median_seconds_bad_input(kwargs, error):
     with pytest.raises(error, match=">="):
         median_seconds(lambda: None, **kwargs)
@@ -36,34 +51,60 @@ def _mse(y, p):
 
 def test_step_timings_measures_four_ways():
     x = np.random.default_rng(0).normal(size=(40, 1)).astype("float32")
-    timings = step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=4, repeats=1)
-    assert list(timings) == ["eager", "tf.function", "tf.function + XLA", "model.fit"]
+    timings = step_timings(
+        _line, _mse, x, 2 * x, batch_size=8, steps=4, repeats=1
+    )
+    assert list(timings) == [
+        "eager",
+        "tf.function",
+        "tf.function + XLA",
+        "model.fit",
+    ]
     assert all(t > 0 for t in timings.values())
     with pytest.raises(ValueError, match="at least"):
         step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=6)
 
 
 def test_tracing_counts():
-    assert tracing_counts() == {"no signature": 8, "reduce_retracing=True": 2,
-                                "input_signature, batch axis None": 1}
+    assert tracing_counts() == {
+        "no signature": 8,
+        "reduce_retracing=True": 2,
+        "input_signature, batch axis None": 1,
+    }
     assert tracing_counts(batch_sizes=(4, 4, 4))["no signature"] == 1
 
 
 def test_dtw_batch_is_the_same_every_time():
     x, y = dtw_batch()
-    assert x.shape == y.shape == (DTW_BATCH, DTW_STEPS, DTW_FEATURES) and x.dtype == tf.float32
+    assert (
+        x.shape == y.shape == (DTW_BATCH, DTW_STEPS, DTW_FEATURES)
+        and x.dtype == tf.float32
+    )
     np.testing.assert_array_equal(x.numpy(), dtw_batch()[0].numpy())
     assert not np.array_equal(x.numpy(), y.numpy())
 
 
 def test_dtw_ratios_against_targets():
-    times = {"helpers.sequences.dtw": 1.0, "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
-             "tslearn dtw (loop)": 14.9, "helpers.sequences.soft_dtw value+gradient": 2.0,
-             "tslearn soft_dtw value (loop)": 11.0}
+    times = {
+        "helpers.sequences.dtw": 1.0,
+        "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
+        "tslearn dtw (loop)": 14.9,
+        "helpers.sequences.soft_dtw value+gradient": 2.0,
+        "tslearn soft_dtw value (loop)": 11.0,
+    }
     ratios = dtw_ratios(times)
-    assert ratios["dtw vs dtaidistance"] == (3.0, 3.0, True)  # exactly on target counts as met
+    # exactly on target counts as met
+    assert ratios["dtw vs dtaidistance"] == (
+        3.0,
+        3.0,
+        True,
+    )
     assert ratios["dtw vs tslearn"] == (14.9, 15.0, False)
-    assert ratios["soft_dtw value+gradient vs tslearn soft_dtw value"] == (5.5, 5.0, True)
+    assert ratios["soft_dtw value+gradient vs tslearn soft_dtw value"] == (
+        5.5,
+        5.0,
+        True,
+    )
 
 
 def test_dtw_all_pairs_seconds_counts_every_pair():
@@ -73,10 +114,15 @@ def test_dtw_all_pairs_seconds_counts_every_pair():
 
 def test_interleaved_median_seconds_takes_turns():
     calls = []
-    seconds = interleaved_median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                                         repeats=3, warmup=1)
+    seconds = interleaved_median_seconds(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        repeats=3,
+        warmup=1,
+    )
     assert calls == ["a", "b"] * 4
-    assert list(seconds) == ["a", "b"] and all(value >= 0.0 for value in seconds.values())
+    assert list(seconds) == ["a", "b"] and all(
+        value >= 0.0 for value in seconds.values()
+    )
     with pytest.raises(TypeError, match="non-empty dict"):
         interleaved_median_seconds({})
     with pytest.raises(TypeError, match="lambda"):

@@ -1,4 +1,4 @@
-"""Sphinx extension: keep the built book readable offline and free of script errors.
+"""Sphinx extension: a built book that reads offline, without script errors.
 
 jupyter-book 1.x always loads sphinx-thebe, even with ``launch_buttons.thebe:
 false``. sphinx-thebe adds an inline script declaring ``const THEBE_JS_URL``
@@ -20,7 +20,9 @@ def _is_thebe(script):
 def _drop_thebe_scripts(app, pagename, templatename, context, doctree):
     scripts = context.get("script_files")
     if scripts:
-        context["script_files"] = [script for script in scripts if not _is_thebe(script)]
+        context["script_files"] = [
+            script for script in scripts if not _is_thebe(script)
+        ]
 
 
 def setup(app):

@@ -1,9 +1,10 @@
-"""Checks on the built HTML book: nothing loaded from the network, no broken internal links.
+"""Checks on the built HTML book: no network loads, no broken internal links.
 
 The functions take a page's HTML text (or a CSS text) and return problems as
 strings; ``test_built_book.py`` runs them over ``_build/html`` and
 ``test_bookcheck.py`` shows each one catching what it exists to catch.
 """
+
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,12 +12,30 @@ from urllib.parse import unquote, urlparse
 
 #: Attributes through which a browser fetches something while showing a page.
 RESOURCE_ATTRIBUTES = {
-    "script": "src", "img": "src", "iframe": "src", "source": "src", "video": "src", "audio": "src",
-    "embed": "src", "object": "data", "track": "src", "input": "src",
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "video": "src",
+    "audio": "src",
+    "embed": "src",
+    "object": "data",
+    "track": "src",
+    "input": "src",
 }
 #: <link rel=...> values that make the browser fetch the target.
-FETCHING_RELS = {"stylesheet", "icon", "shortcut", "preload", "modulepreload", "prefetch", "manifest",
-                 "apple-touch-icon", "preconnect", "dns-prefetch"}
+FETCHING_RELS = {
+    "stylesheet",
+    "icon",
+    "shortcut",
+    "preload",
+    "modulepreload",
+    "prefetch",
+    "manifest",
+    "apple-touch-icon",
+    "preconnect",
+    "dns-prefetch",
+}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
 
 
@@ -39,7 +58,9 @@ class _PageParser(HTMLParser):
             self.resources.append(attrs[RESOURCE_ATTRIBUTES[tag]])
         if tag == "link" and attrs.get("href"):
             rels = set((attrs.get("rel") or "").lower().split())
-            (self.resources if rels & FETCHING_RELS else self.links).append(attrs["href"])
+            (self.resources if rels & FETCHING_RELS else self.links).append(
+                attrs["href"]
+            )
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         if attrs.get("style"):
@@ -65,7 +86,12 @@ def external_loads(html):
     """Network addresses the page would fetch when shown: problem strings."""
     page = parse(html)
     found = [url for url in page.resources if is_external(url)]
-    found += [url for style in page.styles for url in css_urls(style) if is_external(url)]
+    found += [
+        url
+        for style in page.styles
+        for url in css_urls(style)
+        if is_external(url)
+    ]
     return [f"loads {url}" for url in found]
 
 
@@ -86,9 +112,17 @@ def broken_links(page_path, html, ids_of):
     problems = []
     for href in parse(html).links:
         parsed = urlparse(href)
-        if is_external(href) or parsed.scheme in {"mailto", "javascript", "data"}:
+        if is_external(href) or parsed.scheme in {
+            "mailto",
+            "javascript",
+            "data",
+        }:
             continue
-        target = (page_path.parent / unquote(parsed.path)).resolve() if parsed.path else page_path.resolve()
+        target = (
+            (page_path.parent / unquote(parsed.path)).resolve()
+            if parsed.path
+            else page_path.resolve()
+        )
         if target.is_dir():
             target = target / "index.html"
         ids = ids_of(target)
@@ -109,7 +143,9 @@ def ids_reader():
             if not path.exists():
                 cache[path] = None
             elif path.suffix == ".html":
-                cache[path] = parse(path.read_text(encoding="utf-8", errors="replace")).ids
+                cache[path] = parse(
+                    path.read_text(encoding="utf-8", errors="replace")
+                ).ids
             else:
                 cache[path] = set()
         return cache[path]
