@@ -13,29 +13,40 @@ Jupyter it would otherwise print INFO records such as "Assets written to:
 Everything else lives in submodules:
 
 * :mod:`helpers.reproducibility` -- :func:`seed_everything` (chapter 1).
-* :mod:`helpers.plotting` -- :func:`draw_model` and :func:`draw_graph`: diagrams of a
+* :mod:`helpers.plotting` -- :func:`draw_model` and :func:`draw_graph`:
+diagrams of a
   Keras model and of a traced ``tf.Graph``, with Matplotlib only.
 * :mod:`helpers.extract` -- :func:`feature_extractor` (chapter 2).
-* :mod:`helpers.graphs` -- :func:`input_placeholders`, :func:`captured_placeholders`,
+* :mod:`helpers.graphs` -- :func:`input_placeholders`,
+:func:`captured_placeholders`,
   :func:`op_histogram` (chapter 2).
-* :mod:`helpers.training` -- :func:`train_step`, :func:`compiled_train_step`, :func:`run_epochs`
+* :mod:`helpers.training` -- :func:`train_step`, :func:`compiled_train_step`,
+:func:`run_epochs`
   (chapter 3).
-* :mod:`helpers.data` -- bundled datasets split and scaled one way: :func:`diabetes`,
-  :func:`digits`, :func:`japanese_vowels`, :func:`wave`, :func:`dense_initial_weights`
+* :mod:`helpers.data` -- bundled datasets split and scaled one way:
+:func:`diabetes`,
+  :func:`digits`, :func:`japanese_vowels`, :func:`wave`,
+  :func:`dense_initial_weights`
   (chapters 4-7).
-* :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`, :func:`nearest_centroid_accuracy`,
+* :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`,
+:func:`nearest_centroid_accuracy`,
   :func:`confusion_matrix` (chapter 6).
-* :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`, :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time
+* :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`,
+:func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time
   warping in a TensorFlow graph (chapter 7).
-* :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`, :func:`dtw_timings`,
-  :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`, :func:`interleaved_median_seconds`:
+* :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`,
+:func:`dtw_timings`,
+  :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`,
+  :func:`interleaved_median_seconds`:
   the measurements of chapter 10 and ``make benchmark``.
 """
+
 from helpers.tfenv import apply_tf_env_defaults
 
 apply_tf_env_defaults()
 
-from helpers.reproducibility import seed_everything  # noqa: E402  (after the env defaults)
+# After the environment defaults, hence not at the top (E402).
+from helpers.reproducibility import seed_everything  # noqa: E402
 from helpers.tfenv import quiet_tf_python_logger  # noqa: E402
 
 quiet_tf_python_logger()

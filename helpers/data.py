@@ -1,4 +1,4 @@
-"""Data for the worked examples: bundled with the installed packages, split and scaled one way.
+"""Data for the worked examples: bundled with packages, split and scaled once.
 
 Nothing here downloads anything. Every chapter that uses a dataset takes it
 from here, so the same split and the same scaling are used everywhere, and a
@@ -15,6 +15,8 @@ change is made once.
   regression problem and fixed starting weights, which two separate Python
   processes can rebuild identically (chapter 5 compares TensorFlow 1 and 2).
 """
+
+import itertools
 import numbers
 from dataclasses import dataclass
 
@@ -32,19 +34,32 @@ class Split:
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0.")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or seed < 0
+    ):
+        raise ValueError(
+            f"seed must be a non-negative int, got {seed!r}; e.g. seed=0."
+        )
     return int(seed)
 
 
 def _check_test_size(test_size):
-    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}; e.g. 0.25.")
+    if (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, numbers.Real)
+        or not 0 < test_size < 1
+    ):
+        raise ValueError(
+            "test_size must be a fraction strictly between 0 and 1, got "
+            f"{test_size!r}; e.g. 0.25."
+        )
     return float(test_size)
 
 
 def diabetes(test_size=0.25, seed=0):
-    """scikit-learn's diabetes data, split, standardised with training statistics.
+    """scikit-learn's diabetes data, split, standardised on the training part.
 
     Features and target are both standardised with the mean and standard
     deviation of the *training* part only, so nothing about the test part
@@ -61,14 +76,17 @@ def diabetes(test_size=0.25, seed=0):
     Returns
     -------
     Split
-        ``float32`` arrays: ``x`` of shape ``(n, 10)``, ``y`` of shape ``(n, 1)``.
+        ``float32`` arrays: ``x`` of shape ``(n, 10)``, ``y`` of shape ``(n,
+        1)``.
     """
     from sklearn.datasets import load_diabetes
     from sklearn.model_selection import train_test_split
 
     test_size, seed = _check_test_size(test_size), _check_seed(seed)
     x, y = load_diabetes(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_size, random_state=seed
+    )
     x_mean, x_std = x_train.mean(axis=0), x_train.std(axis=0)
     y_mean, y_std = y_train.mean(), y_train.std()
     return Split(
@@ -80,7 +98,7 @@ def diabetes(test_size=0.25, seed=0):
 
 
 def digits(test_size=0.25, seed=0):
-    """scikit-learn's 8x8 digits as images in ``[0, 1]``, with a stratified split.
+    """scikit-learn's 8x8 digits as images in ``[0, 1]``, split stratified.
 
     Parameters
     ----------
@@ -102,17 +120,20 @@ def digits(test_size=0.25, seed=0):
 
     test_size, seed = _check_test_size(test_size), _check_seed(seed)
     bunch = load_digits()
-    images = (bunch.images / 16.0).astype("float32")[..., None]  # pixel values are 0..16
+    # pixel values are 0..16
+    images = (bunch.images / 16.0).astype("float32")[..., None]
     labels = bunch.target.astype("int32")
     x_train, x_test, y_train, y_test = train_test_split(
         images, labels, test_size=test_size, random_state=seed, stratify=labels
     )
-    return Split(x_train=x_train, x_test=x_test, y_train=y_train, y_test=y_test)
+    return Split(
+        x_train=x_train, x_test=x_test, y_train=y_train, y_test=y_test
+    )
 
 
 @dataclass(frozen=True)
 class Sequences:
-    """Variable-length sequences, zero-padded at the end, with their true lengths."""
+    """Variable-length sequences, zero-padded at the end, and their lengths."""
 
     x_train: np.ndarray
     lengths_train: np.ndarray
@@ -131,7 +152,7 @@ def _pad(arrays, steps):
 
 
 def japanese_vowels(standardize=True):
-    """sktime's JapaneseVowels: 270 training and 370 test utterances of /ae/ by 9 speakers.
+    """sktime's JapaneseVowels: 270 + 370 utterances of /ae/ by 9 speakers.
 
     Each utterance is a sequence of 7 to 29 frames of 12 LPC cepstrum
     coefficients. The data ships inside sktime (no download); it is loaded
@@ -155,21 +176,35 @@ def japanese_vowels(standardize=True):
 
     parts = {}
     for split in ("train", "test"):
-        frames, labels = load_japanese_vowels(split=split, return_type="df-list")
-        parts[split] = ([f.to_numpy(dtype="float64") for f in frames], labels.astype(int) - 1)
+        frames, labels = load_japanese_vowels(
+            split=split, return_type="df-list"
+        )
+        parts[split] = (
+            [f.to_numpy(dtype="float64") for f in frames],
+            labels.astype(int) - 1,
+        )
     steps = max(len(a) for arrays, _ in parts.values() for a in arrays)
     if standardize:
         stacked = np.concatenate(parts["train"][0])
         mean, std = stacked.mean(axis=0), stacked.std(axis=0)
-        parts = {k: ([(a - mean) / std for a in arrays], labels) for k, (arrays, labels) in parts.items()}
+        parts = {
+            k: ([(a - mean) / std for a in arrays], labels)
+            for k, (arrays, labels) in parts.items()
+        }
     x_train, lengths_train = _pad(parts["train"][0], steps)
     x_test, lengths_test = _pad(parts["test"][0], steps)
-    return Sequences(x_train, lengths_train, parts["train"][1].astype("int32"),
-                     x_test, lengths_test, parts["test"][1].astype("int32"))
+    return Sequences(
+        x_train,
+        lengths_train,
+        parts["train"][1].astype("int32"),
+        x_test,
+        lengths_test,
+        parts["test"][1].astype("int32"),
+    )
 
 
 def wave(n=64, noise=0.1, seed=0):
-    """A noisy sine wave: ``y = sin(3x) + noise`` on ``x`` evenly spaced in ``[-1, 1]``.
+    """A noisy sine wave ``y = sin(3x) + noise``, ``x`` evenly in ``[-1, 1]``.
 
     Returns
     -------
@@ -178,8 +213,15 @@ def wave(n=64, noise=0.1, seed=0):
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
         raise ValueError(f"n must be an int of at least 2, got {n!r}.")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or noise < 0:
-        raise ValueError(f"noise must be a non-negative number (a standard deviation), got {noise!r}.")
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, numbers.Real)
+        or noise < 0
+    ):
+        raise ValueError(
+            "noise must be a non-negative number (a standard deviation), got "
+            f"{noise!r}."
+        )
     rng = np.random.default_rng(_check_seed(seed))
     x = np.linspace(-1.0, 1.0, int(n))[:, None]
     y = np.sin(3.0 * x) + noise * rng.normal(size=x.shape)
@@ -187,7 +229,7 @@ def wave(n=64, noise=0.1, seed=0):
 
 
 def dense_initial_weights(sizes, seed=0):
-    """Starting weights for a stack of Dense layers, as ``Model.set_weights`` takes them.
+    """Starting weights for Dense layers, as ``Model.set_weights`` takes them.
 
     Kernels are drawn from the Glorot-uniform distribution (Keras's default
     for ``Dense``), biases are zero. The same ``sizes`` and ``seed`` give the
@@ -206,15 +248,23 @@ def dense_initial_weights(sizes, seed=0):
         ``[kernel_1, bias_1, kernel_2, bias_2, ...]``, ``float32``.
     """
     sizes = list(sizes)
-    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
+    if len(sizes) < 2 or any(
+        isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
+        for s in sizes
+    ):
         raise ValueError(
-            f"sizes must list at least two positive ints (input width, then each layer's units), got {sizes!r}; "
+            "sizes must list at least two positive ints (input width, then "
+            f"each layer's units), got {sizes!r}; "
             "e.g. [1, 16, 1]."
         )
     rng = np.random.default_rng(_check_seed(seed))
     weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         limit = np.sqrt(6.0 / (fan_in + fan_out))
-        weights.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype("float32"))
+        weights.append(
+            rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(
+                "float32"
+            )
+        )
         weights.append(np.zeros(fan_out, dtype="float32"))
     return weights

@@ -1,4 +1,5 @@
 """Looking inside traced TensorFlow graphs (chapter 2)."""
+
 from collections import Counter
 
 import tensorflow as tf
@@ -10,12 +11,15 @@ def _concrete(fn):
     if isinstance(fn, tf.types.experimental.PolymorphicFunction):
         raise TypeError(
             "got a tf.function, which may hold many graphs; pick one with "
-            "fn.get_concrete_function(tf.TensorSpec(...), ...) (or with no arguments if "
+            "fn.get_concrete_function(tf.TensorSpec(...), ...) (or with no "
+            "arguments if "
             "the tf.function has an input_signature) and pass that."
         )
     raise TypeError(
-        f"expected a ConcreteFunction, got {type(fn).__name__}; decorate the Python function "
-        "with @tf.function(input_signature=[...]) and call .get_concrete_function() on it."
+        f"expected a ConcreteFunction, got {type(fn).__name__}; decorate the "
+        "Python function "
+        "with @tf.function(input_signature=[...]) and call "
+        ".get_concrete_function() on it."
     )
 
 
@@ -51,22 +55,33 @@ def input_placeholders(concrete_function):
     """
     concrete = _concrete(concrete_function)
     flat = tf.nest.flatten(concrete.structured_input_signature)
-    specs = [tf.TensorSpec(s.shape, s.dtype, name=s.name) for s in flat if _is_user_spec(s)]
-    # Cross-check against the graph: its user placeholders come first, in this order.
+    specs = [
+        tf.TensorSpec(s.shape, s.dtype, name=s.name)
+        for s in flat
+        if _is_user_spec(s)
+    ]
+    # Cross-check against the graph: its user placeholders come first, in this
+    # order.
     n_user = len(concrete.inputs) - len(concrete.captured_inputs)
-    graph_inputs = [t for t in concrete.inputs[:n_user] if t.dtype != tf.resource]
+    graph_inputs = [
+        t for t in concrete.inputs[:n_user] if t.dtype != tf.resource
+    ]
     if len(graph_inputs) == len(specs):
-        for spec, tensor in zip(specs, graph_inputs):
-            if spec.dtype != tensor.dtype or not spec.shape.is_compatible_with(tensor.shape):
+        for spec, tensor in zip(specs, graph_inputs, strict=True):
+            if spec.dtype != tensor.dtype or not spec.shape.is_compatible_with(
+                tensor.shape
+            ):
                 raise RuntimeError(
-                    f"signature spec {spec} does not match graph placeholder {tensor}; this "
-                    "TensorFlow version orders inputs differently, please report it."
+                    f"signature spec {spec} does not match graph placeholder "
+                    f"{tensor}; this "
+                    "TensorFlow version orders inputs differently, please "
+                    "report it."
                 )
     return specs
 
 
 def captured_placeholders(concrete_function):
-    """The graph's placeholders that stand for captured values, with their sources.
+    """The graph's placeholders for captured values, with their sources.
 
     Returns a list of ``(placeholder_op_name, dtype_name, source)`` where
     ``source`` is the captured object's name: the variable's path for a
@@ -75,21 +90,26 @@ def captured_placeholders(concrete_function):
     concrete = _concrete(concrete_function)
     by_handle = {}
     for variable in concrete.variables:
-        by_handle[id(variable.handle)] = variable.path if hasattr(variable, "path") else variable.name
+        by_handle[id(variable.handle)] = (
+            variable.path if hasattr(variable, "path") else variable.name
+        )
     rows = []
     for external, internal in concrete.graph.captures:
-        source = by_handle.get(id(external), getattr(external, "name", repr(external)))
+        source = by_handle.get(
+            id(external), getattr(external, "name", repr(external))
+        )
         rows.append((internal.op.name, internal.dtype.name, source))
     return rows
 
 
 def op_histogram(graph):
-    """``Counter`` of op types in a ``tf.Graph`` (or a ConcreteFunction's graph)."""
+    """``Counter`` of op types in a ``tf.Graph`` or a ConcreteFunction's."""
     if isinstance(graph, tf.types.experimental.ConcreteFunction):
         graph = graph.graph
     if not isinstance(graph, tf.Graph):
         raise TypeError(
-            f"expected a tf.Graph or a ConcreteFunction, got {type(graph).__name__}; "
+            "expected a tf.Graph or a ConcreteFunction, got "
+            f"{type(graph).__name__}; "
             "use fn.get_concrete_function(...).graph."
         )
     return Counter(op.type for op in graph.get_operations())

@@ -1,4 +1,5 @@
-"""Seeding and determinism for notebooks whose outputs are compared by nbval."""
+"""Seeding and determinism for notebooks whose outputs nbval compares."""
+
 import numbers
 
 _SEED_LIMIT = 2**32  # NumPy's legacy seeding accepts 0 <= seed < 2**32.

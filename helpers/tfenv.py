@@ -16,13 +16,15 @@ Two groups:
   full speed instead (the numbers of training cells may then differ from the
   book's in their last digits).
 """
+
 import os
 import platform
 import sys
 import warnings
 
 #: Variable -> value. ``setdefault`` semantics: a value the reader already
-#: exported wins, so ``TF_CPP_MIN_LOG_LEVEL=0 jupyter lab`` still shows everything.
+#: exported wins, so ``TF_CPP_MIN_LOG_LEVEL=0 jupyter lab`` still shows
+#: everything.
 TF_ENV_DEFAULTS = {
     # 2 hides C++ INFO and WARNING lines (oneDNN notice, CPU feature guard,
     # the absl pre-init banner) but keeps real C++ errors visible.
@@ -63,7 +65,8 @@ _X86_MACHINES = {"x86_64", "amd64", "x64"}
 def numerics_defaults(machine=None):
     """The variables that pin the numerics on ``machine`` (default: this one).
 
-    Returns a dict of variable -> value, without ``XLA_FLAGS`` (which is merged,
+    Returns a dict of variable -> value, without ``XLA_FLAGS`` (which is
+    merged,
     not set; see :func:`apply_tf_env_defaults`). The ISA cap is x86-64 only:
     oneDNN's ISA names and XLA's flag values are those of x86.
     """
@@ -110,14 +113,17 @@ def apply_tf_env_defaults(environ=None, machine=None):
         environ = os.environ
     if not hasattr(environ, "setdefault"):
         raise TypeError(
-            f"environ must be a mutable mapping such as os.environ or a dict, got "
-            f"{type(environ).__name__}; call apply_tf_env_defaults() with no argument "
+            "environ must be a mutable mapping such as os.environ or a dict, "
+            "got "
+            f"{type(environ).__name__}; call apply_tf_env_defaults() with no "
+            "argument "
             "to use os.environ."
         )
     switch = environ.get(SWITCH, "1")
     if switch not in ("0", "1"):
         raise ValueError(
-            f"{SWITCH} must be 0 (the machine's own numerics, full speed) or 1 "
+            f"{SWITCH} must be 0 (the machine's own numerics, full speed) or "
+            "1 "
             f"(the book's portable numerics, the default), got {switch!r}."
         )
     wanted = dict(TF_ENV_DEFAULTS)
@@ -135,8 +141,10 @@ def apply_tf_env_defaults(environ=None, machine=None):
             applied["XLA_FLAGS"] = environ["XLA_FLAGS"]
     if environ is os.environ and "tensorflow" in sys.modules and applied:
         warnings.warn(
-            "helpers was imported after tensorflow, so TensorFlow's log and numerics "
-            "settings cannot take effect any more. Restart the kernel and make "
+            "helpers was imported after tensorflow, so TensorFlow's log and "
+            "numerics "
+            "settings cannot take effect any more. Restart the kernel and "
+            "make "
             "`import helpers` the first import of the notebook.",
             RuntimeWarning,
             stacklevel=3,
@@ -151,13 +159,19 @@ def without_defaults(environ=None):
     For a child process that must start as a reader's would, before
     ``import helpers`` has set anything (the tests and ``make benchmark``).
     """
-    ours = {*TF_ENV_DEFAULTS, *PORTABLE_NUMERICS, *X86_NUMERICS, "XLA_FLAGS", SWITCH}
+    ours = {
+        *TF_ENV_DEFAULTS,
+        *PORTABLE_NUMERICS,
+        *X86_NUMERICS,
+        "XLA_FLAGS",
+        SWITCH,
+    }
     environ = os.environ if environ is None else environ
     return {name: value for name, value in environ.items() if name not in ours}
 
 
 def quiet_tf_python_logger():
-    """Set TensorFlow's Python logger to WARNING, so INFO records stay out of cell outputs.
+    """Set TensorFlow's Python logger to WARNING: INFO stays out of outputs.
 
     In an interactive session (IPython, Jupyter) TensorFlow sets its Python
     logger to INFO and sends it to stdout, so saving a SavedModel prints
@@ -170,6 +184,7 @@ def quiet_tf_python_logger():
 
     import tensorflow as tf
 
-    logger = tf.get_logger()  # creates and configures it now, so the level set below is not overridden
+    # creates and configures it now, so the level set below is not overridden
+    logger = tf.get_logger()
     logger.setLevel(logging.WARNING)
     return logger

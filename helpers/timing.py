@@ -1,9 +1,10 @@
-"""Measuring training steps (chapter 10, performance): eager, tf.function, XLA and model.fit.
+"""Measuring training steps (chapter 10): eager, tf.function, XLA and fit.
 
 Timings are medians of repeated runs after warm-up calls, which exclude
 tracing and compilation. They vary from machine to machine and from run to
 run; compare them only within one run.
 """
+
 import numbers
 import time
 
@@ -16,15 +17,22 @@ from helpers.training import compiled_train_step, train_step
 
 def _check_counts(repeats, warmup):
     for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < low
+        ):
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
 
 
 def median_seconds(fn, repeats=20, warmup=2):
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
+    """Median wall-clock seconds of ``repeats`` calls of ``fn()``."""
     _check_counts(repeats, warmup)
     if not callable(fn):
-        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}; wrap it in a lambda.")
+        raise TypeError(
+            f"fn must be callable with no arguments, got {type(fn).__name__}; "
+            "wrap it in a lambda."
+        )
     for _ in range(warmup):
         fn()
     times = []
@@ -36,7 +44,9 @@ def median_seconds(fn, repeats=20, warmup=2):
 
 
 def interleaved_median_seconds(fns, repeats=20, warmup=2):
-    """Median seconds of each ``fns[name]()``, timed in turns: one call of each, ``repeats`` rounds.
+    """Median seconds of each ``fns[name]()``, timed in turns.
+
+    One call of each per round, ``repeats`` rounds.
 
     Taking turns exposes every function to the same changes in machine load
     (other processes, clock speed), so ratios between them are steadier than
@@ -48,11 +58,17 @@ def interleaved_median_seconds(fns, repeats=20, warmup=2):
         Name -> median seconds, in the order of ``fns``.
     """
     if not isinstance(fns, dict) or not fns:
-        raise TypeError(f"fns must be a non-empty dict of name -> callable, got {type(fns).__name__}.")
+        raise TypeError(
+            "fns must be a non-empty dict of name -> callable, got "
+            f"{type(fns).__name__}."
+        )
     _check_counts(repeats, warmup)
     for name, fn in fns.items():
         if not callable(fn):
-            raise TypeError(f"fns[{name!r}] must be callable with no arguments; wrap it in a lambda.")
+            raise TypeError(
+                f"fns[{name!r}] must be callable with no arguments; wrap it "
+                "in a lambda."
+            )
     times = {name: [] for name in fns}
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
@@ -69,7 +85,8 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     Parameters
     ----------
     build_model : callable
-        Returns a fresh ``keras.Model`` each call (each way trains its own copy).
+        Returns a fresh ``keras.Model`` each call (each way trains its own
+        copy).
     loss_fn : callable
         ``loss_fn(y_true, y_pred)``, TensorFlow ops.
     x, y : np.ndarray
@@ -82,13 +99,22 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     Returns
     -------
     dict
-        ``{"eager", "tf.function", "tf.function + XLA", "model.fit"}`` -> seconds per step.
+        ``{"eager", "tf.function", "tf.function + XLA", "model.fit"}`` ->
+        seconds per step.
     """
     if len(x) < batch_size * steps or len(y) != len(x):
-        raise ValueError(f"need at least batch_size * steps = {batch_size * steps} examples with matching "
-                         f"x and y, got {len(x)} and {len(y)}.")
-    batches = [(tf.constant(x[i * batch_size:(i + 1) * batch_size]), tf.constant(y[i * batch_size:(i + 1) * batch_size]))
-               for i in range(steps)]
+        raise ValueError(
+            f"need at least batch_size * steps = {batch_size * steps} "
+            "examples with matching "
+            f"x and y, got {len(x)} and {len(y)}."
+        )
+    batches = [
+        (
+            tf.constant(x[i * batch_size : (i + 1) * batch_size]),
+            tf.constant(y[i * batch_size : (i + 1) * batch_size]),
+        )
+        for i in range(steps)
+    ]
     x_spec = tf.TensorSpec((None,) + tuple(x.shape[1:]), tf.as_dtype(x.dtype))
     y_spec = tf.TensorSpec((None,) + tuple(y.shape[1:]), tf.as_dtype(y.dtype))
 
@@ -100,29 +126,48 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     timings = {}
     ways = {
         "eager": lambda m: train_step(m, loss_fn, keras.optimizers.Adam(1e-3)),
-        "tf.function": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec),
-        "tf.function + XLA": lambda m: compiled_train_step(m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec,
-                                                           jit_compile=True),
+        "tf.function": lambda m: compiled_train_step(
+            m, loss_fn, keras.optimizers.Adam(1e-3), x_spec, y_spec
+        ),
+        "tf.function + XLA": lambda m: compiled_train_step(
+            m,
+            loss_fn,
+            keras.optimizers.Adam(1e-3),
+            x_spec,
+            y_spec,
+            jit_compile=True,
+        ),
     }
     for name, make_step in ways.items():
         step = make_step(build_model())
-        timings[name] = median_seconds(lambda step=step: run(step), repeats=repeats, warmup=1) / (steps + 1)
+        timings[name] = median_seconds(
+            lambda step=step: run(step), repeats=repeats, warmup=1
+        ) / (steps + 1)
 
     model = build_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_fn)
-    dataset = tf.data.Dataset.from_tensor_slices((x[:batch_size * steps], y[:batch_size * steps])).batch(batch_size)
-    timings["model.fit"] = median_seconds(lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0),
-                                          repeats=repeats, warmup=1) / steps
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (x[: batch_size * steps], y[: batch_size * steps])
+    ).batch(batch_size)
+    timings["model.fit"] = (
+        median_seconds(
+            lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0),
+            repeats=repeats,
+            warmup=1,
+        )
+        / steps
+    )
     return timings
 
 
 def tracing_counts(batch_sizes=(1, 2, 3, 4, 5, 6, 7, 8)):
-    """How many graphs one small function traces when called with each batch size in turn.
+    """How many graphs one small function traces, called with each batch size.
 
     Three versions of ``y = reduce_sum(x ** 2, axis=1)``: no input signature,
     ``reduce_retracing=True``, and an ``input_signature`` with a ``None``
     batch axis. Returns ``{version: number of traces}``.
     """
+
     def body(x):
         return tf.reduce_sum(tf.square(x), axis=1)
 
@@ -130,12 +175,15 @@ def tracing_counts(batch_sizes=(1, 2, 3, 4, 5, 6, 7, 8)):
         "no signature": tf.function(body),
         "reduce_retracing=True": tf.function(body, reduce_retracing=True),
         "input_signature, batch axis None": tf.function(
-            body, input_signature=[tf.TensorSpec([None, 3], tf.float32)]),
+            body, input_signature=[tf.TensorSpec([None, 3], tf.float32)]
+        ),
     }
     counts = {}
     logger = tf.get_logger()
     level = logger.level
-    logger.setLevel("ERROR")  # the retracing is deliberate here: keep TensorFlow's warning about it quiet
+    # the retracing is deliberate here: keep TensorFlow's warning about it
+    # quiet
+    logger.setLevel("ERROR")
     try:
         for name, fn in versions.items():
             for size in batch_sizes:
@@ -150,7 +198,8 @@ def tracing_counts(batch_sizes=(1, 2, 3, 4, 5, 6, 7, 8)):
 DTW_BATCH, DTW_STEPS, DTW_FEATURES = 64, 100, 12
 
 
-#: Speed-ups (reference time / our time) the project set itself for :func:`dtw_timings` (issue 6).
+#: Speed-ups (reference time / our time) set as targets for
+#: :func:`dtw_timings`.
 DTW_TARGETS = {
     "dtw vs dtaidistance": 3.0,
     "dtw vs tslearn": 15.0,
@@ -161,18 +210,36 @@ DTW_ALL_PAIRS_LIMIT_SECONDS = 0.5
 
 
 def dtw_ratios(times):
-    """Speed-ups from :func:`dtw_timings`'s result: ``{name: (ratio, target, met)}`` for each of ``DTW_TARGETS``."""
-    ours, soft = times["helpers.sequences.dtw"], times["helpers.sequences.soft_dtw value+gradient"]
+    """Speed-ups from :func:`dtw_timings`'s result.
+
+    ``{name: (ratio, target, met)}`` for each of ``DTW_TARGETS``.
+    """
+    ours, soft = (
+        times["helpers.sequences.dtw"],
+        times["helpers.sequences.soft_dtw value+gradient"],
+    )
     ratios = {
-        "dtw vs dtaidistance": times["dtaidistance dtw_ndim.distance_fast (loop)"] / ours,
+        "dtw vs dtaidistance": times[
+            "dtaidistance dtw_ndim.distance_fast (loop)"
+        ]
+        / ours,
         "dtw vs tslearn": times["tslearn dtw (loop)"] / ours,
-        "soft_dtw value+gradient vs tslearn soft_dtw value": times["tslearn soft_dtw value (loop)"] / soft,
+        "soft_dtw value+gradient vs tslearn soft_dtw value": times[
+            "tslearn soft_dtw value (loop)"
+        ]
+        / soft,
     }
-    return {name: (ratio, DTW_TARGETS[name], ratio >= DTW_TARGETS[name]) for name, ratio in ratios.items()}
+    return {
+        name: (ratio, DTW_TARGETS[name], ratio >= DTW_TARGETS[name])
+        for name, ratio in ratios.items()
+    }
 
 
 def dtw_batch():
-    """The batch :func:`dtw_timings` measures: ``x, y`` float32 tensors ``[DTW_BATCH, DTW_STEPS, DTW_FEATURES]``."""
+    """The batch :func:`dtw_timings` measures: float32 tensors ``x, y``.
+
+    Each is ``[DTW_BATCH, DTW_STEPS, DTW_FEATURES]``.
+    """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(DTW_BATCH, DTW_STEPS, DTW_FEATURES)).astype("float32")
     y = rng.normal(size=(DTW_BATCH, DTW_STEPS, DTW_FEATURES)).astype("float32")
@@ -180,7 +247,7 @@ def dtw_batch():
 
 
 def dtw_timings(repeats=15):
-    """Seconds for ``helpers.sequences`` and tslearn/dtaidistance on the same batch of pairs.
+    """Seconds for ``helpers.sequences`` and tslearn/dtaidistance, same pairs.
 
     B = 64 pairs of T = U = 100 frames with 12 features; ours in float32, the
     libraries in float64 (what they compute in; converted once, outside the
@@ -209,22 +276,40 @@ def dtw_timings(repeats=15):
         return [g.numpy() for g in tape.gradient(total, [x_tf, y_tf])]
 
     ours = np.sqrt(dtw(x_tf, y_tf).numpy().astype("float64"))
-    theirs = np.array([dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)])
+    theirs = np.array(
+        [dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)]
+    )
     if not np.allclose(ours, theirs, rtol=1e-4):
-        raise AssertionError("helpers.sequences.dtw and dtaidistance disagree; the timings would compare different things")
-    return interleaved_median_seconds({
-        "helpers.sequences.dtw": lambda: dtw(x_tf, y_tf).numpy(),
-        "dtaidistance dtw_ndim.distance_fast (loop)":
-            lambda: [dtw_ndim.distance_fast(x64[b], y64[b]) for b in range(DTW_BATCH)],
-        "tslearn dtw (loop)": lambda: [tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)],
-        "helpers.sequences.soft_dtw value+gradient": ours_value_and_gradient,
-        "tslearn soft_dtw value (loop)":
-            lambda: [tslearn_soft_dtw(x64[b], y64[b], gamma=1.0) for b in range(DTW_BATCH)],
-    }, repeats=repeats)
+        raise AssertionError(
+            "helpers.sequences.dtw and dtaidistance disagree; the timings "
+            "would compare different things"
+        )
+    return interleaved_median_seconds(
+        {
+            "helpers.sequences.dtw": lambda: dtw(x_tf, y_tf).numpy(),
+            "dtaidistance dtw_ndim.distance_fast (loop)": lambda: [
+                dtw_ndim.distance_fast(x64[b], y64[b])
+                for b in range(DTW_BATCH)
+            ],
+            "tslearn dtw (loop)": lambda: [
+                tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)
+            ],
+            "helpers.sequences.soft_dtw value+gradient": (
+                ours_value_and_gradient
+            ),
+            "tslearn soft_dtw value (loop)": lambda: [
+                tslearn_soft_dtw(x64[b], y64[b], gamma=1.0)
+                for b in range(DTW_BATCH)
+            ],
+        },
+        repeats=repeats,
+    )
 
 
 def dtw_all_pairs_seconds(repeats=5):
-    """Seconds for :func:`helpers.sequences.dtw_all_pairs` on every JapaneseVowels test-train pair.
+    """Seconds for :func:`helpers.sequences.dtw_all_pairs` on all vowel pairs.
+
+    Every JapaneseVowels test-train pair.
 
     370 x 270 = 99,900 pairs of raw (unstandardised) float32 utterances of
     7-29 frames. The first call, which compiles, is not counted.
@@ -237,13 +322,23 @@ def dtw_all_pairs_seconds(repeats=5):
     from helpers.sequences import dtw_all_pairs
 
     vowels = data.japanese_vowels(standardize=False)
-    seconds = median_seconds(lambda: dtw_all_pairs(vowels.x_test, vowels.x_train, vowels.lengths_test,
-                                                   vowels.lengths_train), repeats=repeats, warmup=1)
+    seconds = median_seconds(
+        lambda: dtw_all_pairs(
+            vowels.x_test,
+            vowels.x_train,
+            vowels.lengths_test,
+            vowels.lengths_train,
+        ),
+        repeats=repeats,
+        warmup=1,
+    )
     return len(vowels.x_test) * len(vowels.x_train), seconds
 
 
 def benchmark_problems():
-    """The book's two models as timing problems: ``{name: keyword arguments of step_timings}``.
+    """The book's two models as timing problems.
+
+    ``{name: keyword arguments of step_timings}``.
 
     - ``"regression"``: chapter 4's linear 3-quantile model on the diabetes
       data with its pinball loss, batches of 16.
@@ -259,26 +354,49 @@ def benchmark_problems():
 
     def pinball(target, prediction):
         error = target - prediction
-        return tf.reduce_mean(tf.maximum(quantiles * error, (quantiles - 1.0) * error))
+        return tf.reduce_mean(
+            tf.maximum(quantiles * error, (quantiles - 1.0) * error)
+        )
 
     def linear_band():
         inputs = keras.Input(shape=(10,))
         return keras.Model(inputs, keras.layers.Dense(3)(inputs))
 
     def cross_entropy(labels, logits):
-        labels = tf.cast(labels, tf.int32)  # model.fit hands the loss float labels
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        # model.fit hands the loss float labels
+        labels = tf.cast(labels, tf.int32)
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=logits
+            )
+        )
 
     def small_cnn():
         image = keras.Input(shape=(8, 8, 1))
-        x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(image)
-        x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
-        return keras.Model(image, keras.layers.Dense(10)(keras.layers.Flatten()(x)))
+        x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(
+            image
+        )
+        x = keras.layers.Conv2D(
+            32, 3, strides=2, padding="same", activation="relu"
+        )(x)
+        return keras.Model(
+            image, keras.layers.Dense(10)(keras.layers.Flatten()(x))
+        )
 
     diabetes, digits = data.diabetes(), data.digits()
     return {
-        "regression": dict(build_model=linear_band, loss_fn=pinball, x=diabetes.x_train, y=diabetes.y_train,
-                           batch_size=16),
-        "CNN": dict(build_model=small_cnn, loss_fn=cross_entropy, x=digits.x_train, y=digits.y_train,
-                    batch_size=64),
+        "regression": dict(
+            build_model=linear_band,
+            loss_fn=pinball,
+            x=diabetes.x_train,
+            y=diabetes.y_train,
+            batch_size=16,
+        ),
+        "CNN": dict(
+            build_model=small_cnn,
+            loss_fn=cross_entropy,
+            x=digits.x_train,
+            y=digits.y_train,
+            batch_size=64,
+        ),
     }

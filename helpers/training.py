@@ -1,7 +1,8 @@
-"""A custom training step, eager or compiled, and a loop around it (chapter 3, *Integrate*).
+"""A custom training step, eager or compiled, and a loop around it (chapter 3).
 
 Chapter 3 writes this code out in full; later chapters import it from here.
 """
+
 import numbers
 
 import keras
@@ -15,7 +16,8 @@ def train_step(model, loss_fn, optimizer):
     :func:`compiled_train_step` traces exactly this function into a graph;
     chapter 10 times the two against each other. Each call runs the model,
     ``loss_fn(y, y_pred)`` plus the model's regularisation losses, the
-    gradients, and one optimizer update, and returns the loss before the update.
+    gradients, and one optimizer update, and returns the loss before the
+    update.
 
     Parameters
     ----------
@@ -39,12 +41,18 @@ def train_step(model, loss_fn, optimizer):
         For arguments of the wrong kind; each message names the fix.
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
+        raise TypeError(
+            f"model must be a keras.Model, got {type(model).__name__}."
+        )
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable as loss_fn(y_true, y_pred), got {type(loss_fn).__name__}.")
+        raise TypeError(
+            "loss_fn must be callable as loss_fn(y_true, y_pred), got "
+            f"{type(loss_fn).__name__}."
+        )
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(
-            f"optimizer must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}; "
+            "optimizer must be a keras.optimizers.Optimizer instance, got "
+            f"{type(optimizer).__name__}; "
             "e.g. keras.optimizers.SGD(learning_rate=0.1)."
         )
     optimizer.build(model.trainable_variables)
@@ -62,8 +70,10 @@ def train_step(model, loss_fn, optimizer):
     return train_step
 
 
-def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=False):
-    """One optimisation step, traced once, with the target as a second graph input.
+def compiled_train_step(
+    model, loss_fn, optimizer, x_spec, y_spec, jit_compile=False
+):
+    """One optimisation step, traced once, the target a second graph input.
 
     :func:`train_step` wrapped in a ``tf.function`` with the input signature
     ``[x_spec, y_spec]``: the model's input and the target are both
@@ -96,17 +106,23 @@ def compiled_train_step(model, loss_fn, optimizer, x_spec, y_spec, jit_compile=F
                 f"{name} must be a tf.TensorSpec, got {type(spec).__name__}; "
                 "e.g. tf.TensorSpec(shape=(None, 1), dtype=tf.float32)."
             )
-    return tf.function(step, input_signature=[x_spec, y_spec], jit_compile=jit_compile)
+    return tf.function(
+        step, input_signature=[x_spec, y_spec], jit_compile=jit_compile
+    )
 
 
 def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
     return int(value)
 
 
 def run_epochs(step, x, y, epochs, batch_size):
-    """Feed ``(x, y)`` to ``step`` in order, batch by batch, for ``epochs`` epochs.
+    """Feed ``(x, y)`` to ``step`` in order, batch by batch, ``epochs`` times.
 
     The batches are taken in the order of the data, without shuffling, exactly
     as ``model.fit(..., shuffle=False, batch_size=batch_size)`` takes them, so
@@ -140,14 +156,20 @@ def run_epochs(step, x, y, epochs, batch_size):
     x = np.asarray(x)
     y = np.asarray(y)
     if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y)}; pass matching arrays.")
+        raise ValueError(
+            f"x has {len(x)} examples but y has {len(y)}; pass matching "
+            "arrays."
+        )
     if len(x) == 0:
         raise ValueError("x is empty; there is nothing to train on.")
     history = {"loss": [], "batch_loss": []}
     for _ in range(epochs):
         losses = []
         for start in range(0, len(x), batch_size):
-            loss = step(tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size]))
+            loss = step(
+                tf.constant(x[start : start + batch_size]),
+                tf.constant(y[start : start + batch_size]),
+            )
             losses.append(float(loss))
         history["batch_loss"].extend(losses)
         history["loss"].append(float(np.mean(losses)))
