@@ -1,15 +1,16 @@
 # The README's commands. Each target installs what it needs first, so on a fresh
 # machine `make book` and `make test` are all there is to do.
 #   make book     build the HTML book (zero warnings allowed) and say where it is
-#   make test     builds the book, then: helper unit tests, the lock check, strict
-#                 nbval over every notebook (2 cores), and checks that the built
-#                 HTML reads offline
+#   make test     builds the book, then: helper unit tests, the lock check, ruff
+#                 and codespell, strict nbval over every notebook (2 cores), and
+#                 checks that the built HTML reads offline
 #   make portability  re-runs the notebooks as other machines would (one core;
 #                 an AVX2-only CPU) and compares strictly, then with other
 #                 numerics, checking only that every assertion holds; see
 #                 book/testing.md
 #   make browser-check  renders every page in headless Chromium (needs chromium);
-#                 fails on any console error
+#                 fails on any console error, and on cell code wider than its
+#                 column
 #   make lab      JupyterLab on notebooks/ with the project's kernel
 #   make execute  re-run every notebook in place, each in a fresh kernel; consecutive
 #                 stdout chunks are merged afterwards, so how the kernel happened to
@@ -17,7 +18,8 @@
 #   make benchmark  timings behind the book's performance claims (not a test:
 #                 timings are not reproducible outputs); prints ratios, and what
 #                 the portable numerics cost
-#   make format   ruff: format helpers, tests and notebooks, and apply safe lint
+#   make format   ruff: format notebooks, tests, benchmarks and helpers (but those
+#                 the chapters print; see pyproject.toml), and apply safe lint
 #                 fixes (make test checks both)
 #   make lock     recompile requirements.txt from requirements.in (needs network)
 #   make clean    remove the built book (keeps .venv)

@@ -38,8 +38,8 @@ def main():
     verdict = "met" if seconds < DTW_ALL_PAIRS_LIMIT_SECONDS else "NOT met"
     print(
         f"\nJapaneseVowels, all {pairs:,} test x train pairs with dtw: "
-        f"{seconds:.2f} s   "
-        f"target < {DTW_ALL_PAIRS_LIMIT_SECONDS} s  {verdict}"
+        f"{seconds:.2f} s   target < {DTW_ALL_PAIRS_LIMIT_SECONDS} s  "
+        f"{verdict}"
     )
 
 

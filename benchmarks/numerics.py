@@ -43,8 +43,7 @@ def measure(switch):
 def main():
     print(
         f"Seconds per training step, fastest of {ROUNDS} runs of each "
-        "setting, taken in turns; "
-        f"this machine: {os.cpu_count()} CPUs\n"
+        f"setting, taken in turns; this machine: {os.cpu_count()} CPUs\n"
     )
     best = {}
     for _ in range(ROUNDS):
@@ -63,8 +62,7 @@ def main():
             )
             print(
                 f"  {way:<18} portable {pinned * 1e3:7.3f} ms   native "
-                f"{free * 1e3:7.3f} ms   "
-                f"portable/native {pinned / free:4.2f}"
+                f"{free * 1e3:7.3f} ms   portable/native {pinned / free:4.2f}"
             )
         print()
 

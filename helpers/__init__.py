@@ -14,31 +14,25 @@ Everything else lives in submodules:
 
 * :mod:`helpers.reproducibility` -- :func:`seed_everything` (chapter 1).
 * :mod:`helpers.plotting` -- :func:`draw_model` and :func:`draw_graph`:
-diagrams of a
-  Keras model and of a traced ``tf.Graph``, with Matplotlib only.
+  diagrams of a Keras model and of a traced ``tf.Graph``, with Matplotlib
+  only.
 * :mod:`helpers.extract` -- :func:`feature_extractor` (chapter 2).
 * :mod:`helpers.graphs` -- :func:`input_placeholders`,
-:func:`captured_placeholders`,
-  :func:`op_histogram` (chapter 2).
+  :func:`captured_placeholders`, :func:`op_histogram` (chapter 2).
 * :mod:`helpers.training` -- :func:`train_step`, :func:`compiled_train_step`,
-:func:`run_epochs`
-  (chapter 3).
+  :func:`run_epochs` (chapter 3).
 * :mod:`helpers.data` -- bundled datasets split and scaled one way:
-:func:`diabetes`,
-  :func:`digits`, :func:`japanese_vowels`, :func:`wave`,
-  :func:`dense_initial_weights`
-  (chapters 4-7).
+  :func:`diabetes`, :func:`digits`, :func:`japanese_vowels`, :func:`wave`,
+  :func:`dense_initial_weights` (chapters 4-7).
 * :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`,
-:func:`nearest_centroid_accuracy`,
-  :func:`confusion_matrix` (chapter 6).
+  :func:`nearest_centroid_accuracy`, :func:`confusion_matrix` (chapter 6).
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`,
-:func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time
-  warping in a TensorFlow graph (chapter 7).
+  :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time warping in a
+  TensorFlow graph (chapter 7).
 * :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`,
-:func:`dtw_timings`,
-  :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`,
-  :func:`interleaved_median_seconds`:
-  the measurements of chapter 10 and ``make benchmark``.
+  :func:`dtw_timings`, :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`,
+  :func:`interleaved_median_seconds`: the measurements of chapter 10 and
+  ``make benchmark``.
 """
 
 from helpers.tfenv import apply_tf_env_defaults

@@ -254,8 +254,7 @@ def dense_initial_weights(sizes, seed=0):
     ):
         raise ValueError(
             "sizes must list at least two positive ints (input width, then "
-            f"each layer's units), got {sizes!r}; "
-            "e.g. [1, 16, 1]."
+            f"each layer's units), got {sizes!r}; e.g. [1, 16, 1]."
         )
     rng = np.random.default_rng(_check_seed(seed))
     weights = []

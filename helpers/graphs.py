@@ -12,13 +12,12 @@ def _concrete(fn):
         raise TypeError(
             "got a tf.function, which may hold many graphs; pick one with "
             "fn.get_concrete_function(tf.TensorSpec(...), ...) (or with no "
-            "arguments if "
-            "the tf.function has an input_signature) and pass that."
+            "arguments if the tf.function has an input_signature) and pass "
+            "that."
         )
     raise TypeError(
         f"expected a ConcreteFunction, got {type(fn).__name__}; decorate the "
-        "Python function "
-        "with @tf.function(input_signature=[...]) and call "
+        "Python function with @tf.function(input_signature=[...]) and call "
         ".get_concrete_function() on it."
     )
 
@@ -73,9 +72,8 @@ def input_placeholders(concrete_function):
             ):
                 raise RuntimeError(
                     f"signature spec {spec} does not match graph placeholder "
-                    f"{tensor}; this "
-                    "TensorFlow version orders inputs differently, please "
-                    "report it."
+                    f"{tensor}; this TensorFlow version orders inputs "
+                    "differently, please report it."
                 )
     return specs
 
@@ -109,7 +107,6 @@ def op_histogram(graph):
     if not isinstance(graph, tf.Graph):
         raise TypeError(
             "expected a tf.Graph or a ConcreteFunction, got "
-            f"{type(graph).__name__}; "
-            "use fn.get_concrete_function(...).graph."
+            f"{type(graph).__name__}; use fn.get_concrete_function(...).graph."
         )
     return Counter(op.type for op in graph.get_operations())

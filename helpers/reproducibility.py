@@ -37,14 +37,14 @@ def seed_everything(seed=0):
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
-            f"seed must be an int, got {type(seed).__name__} {seed!r}; "
-            "pass a whole number such as seed_everything(42)."
+            f"seed must be an int, got {type(seed).__name__} {seed!r}; pass a "
+            "whole number such as seed_everything(42)."
         )
     seed = int(seed)
     if not 0 <= seed < _SEED_LIMIT:
         raise ValueError(
-            f"seed must satisfy 0 <= seed < 2**32, got {seed}; "
-            "pick a smaller non-negative number, e.g. seed % 2**32."
+            f"seed must satisfy 0 <= seed < 2**32, got {seed}; pick a smaller "
+            "non-negative number, e.g. seed % 2**32."
         )
     import keras  # imported here so that `import helpers` stays cheap
     import tensorflow as tf

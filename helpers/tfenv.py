@@ -66,9 +66,8 @@ def numerics_defaults(machine=None):
     """The variables that pin the numerics on ``machine`` (default: this one).
 
     Returns a dict of variable -> value, without ``XLA_FLAGS`` (which is
-    merged,
-    not set; see :func:`apply_tf_env_defaults`). The ISA cap is x86-64 only:
-    oneDNN's ISA names and XLA's flag values are those of x86.
+    merged, not set; see :func:`apply_tf_env_defaults`). The ISA cap is
+    x86-64 only: oneDNN's ISA names and XLA's flag values are those of x86.
     """
     machine = platform.machine() if machine is None else machine
     defaults = dict(PORTABLE_NUMERICS)
@@ -114,17 +113,14 @@ def apply_tf_env_defaults(environ=None, machine=None):
     if not hasattr(environ, "setdefault"):
         raise TypeError(
             "environ must be a mutable mapping such as os.environ or a dict, "
-            "got "
-            f"{type(environ).__name__}; call apply_tf_env_defaults() with no "
-            "argument "
-            "to use os.environ."
+            f"got {type(environ).__name__}; call apply_tf_env_defaults() with "
+            "no argument to use os.environ."
         )
     switch = environ.get(SWITCH, "1")
     if switch not in ("0", "1"):
         raise ValueError(
             f"{SWITCH} must be 0 (the machine's own numerics, full speed) or "
-            "1 "
-            f"(the book's portable numerics, the default), got {switch!r}."
+            f"1 (the book's portable numerics, the default), got {switch!r}."
         )
     wanted = dict(TF_ENV_DEFAULTS)
     if switch == "1":
@@ -142,10 +138,9 @@ def apply_tf_env_defaults(environ=None, machine=None):
     if environ is os.environ and "tensorflow" in sys.modules and applied:
         warnings.warn(
             "helpers was imported after tensorflow, so TensorFlow's log and "
-            "numerics "
-            "settings cannot take effect any more. Restart the kernel and "
-            "make "
-            "`import helpers` the first import of the notebook.",
+            "numerics settings cannot take effect any more. Restart the "
+            "kernel and make `import helpers` the first import of the "
+            "notebook.",
             RuntimeWarning,
             stacklevel=3,
         )

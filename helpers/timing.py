@@ -105,8 +105,7 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     if len(x) < batch_size * steps or len(y) != len(x):
         raise ValueError(
             f"need at least batch_size * steps = {batch_size * steps} "
-            "examples with matching "
-            f"x and y, got {len(x)} and {len(y)}."
+            f"examples with matching x and y, got {len(x)} and {len(y)}."
         )
     batches = [
         (

@@ -52,8 +52,8 @@ def train_step(model, loss_fn, optimizer):
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(
             "optimizer must be a keras.optimizers.Optimizer instance, got "
-            f"{type(optimizer).__name__}; "
-            "e.g. keras.optimizers.SGD(learning_rate=0.1)."
+            f"{type(optimizer).__name__}; e.g. "
+            "keras.optimizers.SGD(learning_rate=0.1)."
         )
     optimizer.build(model.trainable_variables)
 

@@ -40,8 +40,8 @@ VOLATILE = re.compile(
 CODE_WIDTH = 79
 REQUIRED_HEADINGS = ("## What you will learn", "## Summary", "## Exercises")
 #: Code that switches a process to TensorFlow 1 behaviour or loads legacy
-#: Keras. Allowed only in a
-#: notebook that says so in its metadata: {"book": {"legacy_tf1": true}}.
+#: Keras. Allowed only in a notebook that says so in its metadata:
+#: {"book": {"legacy_tf1": true}}.
 LEGACY_CODE = re.compile(
     r"disable_eager_execution|disable_v2_behavior|TF_USE_LEGACY_KERAS"
     r"|^\s*(?:import|from)\s+tf_keras\b",
@@ -159,8 +159,7 @@ def check_imports_helpers_first(nb):
 def check_code_width(nb):
     return [
         f"cell {index}: a code line of {len(line)} characters (the column "
-        f"holds {CODE_WIDTH}): "
-        f"{line[:40]!r}..."
+        f"holds {CODE_WIDTH}): {line[:40]!r}..."
         for index, cell in _code_cells(nb)
         for line in _source(cell).splitlines()
         if len(line) > CODE_WIDTH

@@ -127,13 +127,12 @@ def main(argv=None):
     if shutil.which("taskset") is None:
         sys.exit(
             "taskset not found: it comes with util-linux (Debian: apt-get "
-            "install "
-            "util-linux); this check emulates core counts with it."
+            "install util-linux); this check emulates core counts with it."
         )
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit(
-            "This check needs two CPUs to emulate a two-core machine; "
-            f"this process may use {len(os.sched_getaffinity(0))}."
+            "This check needs two CPUs to emulate a two-core machine; this "
+            f"process may use {len(os.sched_getaffinity(0))}."
         )
     notebooks = args.notebooks or sorted(
         str(p.relative_to(ROOT))
@@ -150,8 +149,7 @@ def main(argv=None):
     else:
         print(
             "The AVX2 variant equals this host: instruction-set independence "
-            "is "
-            "NOT exercised here (it needs a host with AVX-512)."
+            "is NOT exercised here (it needs a host with AVX-512)."
         )
     failed = [
         name
@@ -161,13 +159,12 @@ def main(argv=None):
     if failed:
         sys.exit(
             f"\nPortability check failed for: {', '.join(failed)}. The "
-            "outputs "
-            "above differ on an emulated machine; see book/testing.md."
+            "outputs above differ on an emulated machine; see "
+            "book/testing.md."
         )
     print(
-        "\nPortability check passed: every compared output identical on every "
-        "emulated "
-        "machine"
+        "\nPortability check passed: every compared output identical on "
+        "every emulated machine"
         + (
             ", and every assertion held with other numerics."
             if not args.variant

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-import helpers  # noqa: F401  (before keras, as everywhere)
+import helpers  # noqa: F401  (conftest.py imported it before TensorFlow)
 from helpers.extract import feature_extractor
 
 

@@ -3,7 +3,7 @@ import matplotlib
 import pytest
 import tensorflow as tf
 
-import helpers  # noqa: F401  (before tensorflow, as everywhere)
+import helpers  # noqa: F401  (conftest.py imported it before TensorFlow)
 from helpers import graphs
 
 matplotlib.use("Agg")  # in this process only

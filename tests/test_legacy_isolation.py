@@ -23,11 +23,10 @@ def test_helpers_never_switch_to_tf1_or_load_legacy_keras():
 
 def test_a_fresh_process_with_all_helpers_is_eager_keras3():
     code = (
-        "import helpers, importlib, pkgutil, sys\n"
-        "for m in pkgutil.iter_modules(helpers.__path__): "
-        "importlib.import_module('helpers.' + m.name)\n"
-        "import tensorflow as tf, keras\n"
-        "print(tf.executing_eagerly(), 'tf_keras' in sys.modules, "
+        "import helpers, importlib, pkgutil, sys\nfor m in "
+        "pkgutil.iter_modules(helpers.__path__): "
+        "importlib.import_module('helpers.' + m.name)\nimport tensorflow as "
+        "tf, keras\nprint(tf.executing_eagerly(), 'tf_keras' in sys.modules, "
         "keras.__version__.split('.')[0])\n"
     )
     result = subprocess.run(

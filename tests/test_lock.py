@@ -156,8 +156,7 @@ def test_every_direct_pin_is_in_the_lock():
     for requirement in _requirements(ROOT / "requirements.in"):
         assert (_name(requirement), str(requirement.specifier)) in locked, (
             f"{requirement.name}{requirement.specifier} is in requirements.in "
-            "but not in "
-            "requirements.txt: run `make lock`."
+            "but not in requirements.txt: run `make lock`."
         )
 
 

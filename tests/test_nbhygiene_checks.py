@@ -137,8 +137,8 @@ def test_machine_paths_found_in_text_and_tracebacks():
         ename="E",
         evalue="e",
         traceback=[
-            "\x1b[0;31mFile \x1b[0;32m/work/main/.venv/lib/python3.11/"
-            "site-packages/keras/x.py:1\x1b[0m"
+            "\x1b[0;31mFile "
+            "\x1b[0;32m/work/main/.venv/lib/python3.11/site-packages/keras/x.py:1\x1b[0m"
         ],
     )
     assert nbhygiene.check_machine_paths(

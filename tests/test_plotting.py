@@ -4,7 +4,7 @@ import keras
 import matplotlib
 import pytest
 
-import helpers  # noqa: F401  (before keras, as everywhere)
+import helpers  # noqa: F401  (conftest.py imported it before TensorFlow)
 
 # in this process only: never via MPLBACKEND, which kernels would inherit
 matplotlib.use("Agg")

@@ -7,8 +7,7 @@ import tensorflow as tf
 import helpers  # noqa: F401
 from helpers.sequences import dtw, dtw_path, soft_dtw
 
-# --- The project's own references: the recursions written as plainly as
-# possible ----------------
+# --- The project's own references: the recursions, written plainly ---
 
 
 def reference_dtw(x, y):
@@ -49,8 +48,7 @@ def batch(seed, size=5, steps_x=7, steps_y=6, features=3, dtype="float64"):
     return x, y, x_lengths, y_lengths
 
 
-# --- Values ------------------------------------------------------------------
-# ------------------
+# --- Values ---
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -64,8 +62,8 @@ def test_dtw_matches_reference_with_lengths(seed):
 
 
 # dtw's loop does three diagonals per pass; these sizes give all three
-# remainders of the diagonal count
-# (computed below), and both orders of the longer sequence.
+# remainders of the diagonal count (computed below), and both orders of the
+# longer sequence.
 GRID_SIZES = [(1, 1), (1, 4), (4, 1), (2, 2), (3, 5), (5, 3), (6, 6), (4, 9)]
 
 
@@ -153,8 +151,7 @@ def test_float32_is_close_to_float64():
     )
 
 
-# --- Properties --------------------------------------------------------------
-# --------------------
+# --- Properties ---
 
 
 def test_identity_gives_zero_and_symmetry_holds():
@@ -212,8 +209,7 @@ def test_soft_dtw_tends_to_dtw_as_gamma_shrinks():
     )
 
 
-# --- Gradients and graph modes
-# -----------------------------------------------------------------
+# --- Gradients and graph modes ---
 
 
 # The longer one first or second; and lengths far apart, where the padded grid
@@ -293,9 +289,8 @@ def test_gradient_inside_tf_function_with_open_shapes():
 
 def test_each_diagonal_is_read_from_the_folded_costs():
     # The layout trick of _diagonal: cell (i, j) of a [columns - 1, columns]
-    # array read as
-    # [columns, columns - 1] lies on row i + k // (columns - 1), column k %
-    # (columns - 1), k = i + j.
+    # array read as [columns, columns - 1] lies on row i + k // (columns - 1),
+    # column k % (columns - 1), where k = i + j.
     from helpers import sequences
 
     rows, columns = sequences._grid(5, 7)
@@ -330,8 +325,7 @@ def test_trained_inside_a_compiled_step():
     assert losses[-1] < losses[0]
 
 
-# --- Bad input ---------------------------------------------------------------
-# ----------------
+# --- Bad input ---
 
 
 @pytest.mark.parametrize(

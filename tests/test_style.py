@@ -33,8 +33,14 @@ def test_no_lint_findings():
 
 
 def test_the_checks_can_fail(tmp_path):
-    # The control: an unformatted, unused import in a file ruff is pointed at.
+    # The controls, with the project's own settings: an unformatted file, an
+    # unused import, and a line of 80 characters (the project allows 79).
+    config = ("--config", str(ROOT / "pyproject.toml"))
     bad = tmp_path / "bad.py"
-    bad.write_text("import os\nx=( 1 )\n")
-    assert _ruff("format", "--check", str(bad)).returncode != 0
-    assert _ruff("check", str(bad)).returncode != 0
+    bad.write_text("x=( 1 )\n")
+    assert _ruff("format", "--check", *config, str(bad)).returncode != 0
+    bad.write_text("import os\n")
+    assert _ruff("check", *config, str(bad)).returncode != 0
+    bad.write_text("x = 1  # " + "y" * 71 + "\n")
+    assert len(bad.read_text().rstrip("\n")) == 80
+    assert _ruff("check", *config, str(bad)).returncode != 0

@@ -106,8 +106,8 @@ def test_helpers_keep_tensorflow_python_info_out_of_interactive_sessions():
     )
 
 
-# --- Portable numerics (book/testing.md, "The same numbers on every machine")
-# ---
+# --- Portable numerics (book/testing.md, "The same numbers on every
+# machine") ---
 
 
 def test_x86_gets_thread_pools_and_the_isa_cap():

@@ -1,6 +1,6 @@
 """Render every page of the built book in headless Chromium.
 
-A page fails on any console error, and on any code or output block that
+A page fails on any console error, and when the code of a notebook cell
 scrolls sideways at the reading width.
 
 (Pages: every HTML file outside ``_static/``, which holds theme fragments, not
@@ -173,8 +173,7 @@ def main():
             print(f"       {problem}")
     print(
         f"\n{len(pages) - len(failed)} of {len(pages)} pages rendered without "
-        "errors; "
-        f"screenshots in {SHOTS.relative_to(ROOT)}/"
+        f"errors; screenshots in {SHOTS.relative_to(ROOT)}/"
     )
     return 1 if failed else 0
 
