@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import pytest
+from portability import host_isa
 
 from helpers import tfenv
 
@@ -206,13 +207,6 @@ def _can_emulate_core_counts():
     )
 
 
-def _host_has_avx512():
-    try:
-        return " avx512f" in open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(
     not _can_emulate_core_counts(), reason="needs taskset (Linux) and two CPUs"
 )
@@ -228,7 +222,7 @@ def test_the_pin_makes_products_independent_of_the_core_count():
 
 
 @pytest.mark.skipif(
-    not (_host_has_avx512() and _can_emulate_core_counts()),
+    not (host_isa() == "AVX-512" and _can_emulate_core_counts()),
     reason="needs a CPU with AVX-512, to differ from AVX2, and taskset",
 )
 def test_the_pin_makes_products_independent_of_the_instruction_set():
