@@ -4,7 +4,7 @@ Run from the repository root with ``make benchmark`` (or
 ``.venv/bin/python -m benchmarks.dtw``). Everything is measured in one run on
 the same machine, so the ratios are what to read; absolute times vary from
 machine to machine and from run to run. The measurements themselves live in
-:func:`helpers.timing.dtw_timings`, which chapter 10 also calls.
+:func:`helpers.timing.dtw_timings`, which the performance chapter also calls.
 """
 
 import helpers  # noqa: F401  (TensorFlow's log settings first)

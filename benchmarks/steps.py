@@ -1,7 +1,8 @@
 """Training steps four ways (eager, tf.function, XLA, fit), and retracing.
 
 Run with ``make benchmark``. Measured side by side in one run; read the ratios.
-The measurements live in :mod:`helpers.timing`, which chapter 10 also uses.
+The measurements live in :mod:`helpers.timing`, which the performance chapter
+also uses.
 """
 
 import helpers  # noqa: F401  (TensorFlow's log settings first)

@@ -16,6 +16,8 @@ Everything else lives in submodules:
 * :mod:`helpers.plotting` -- :func:`draw_model` and :func:`draw_graph`:
   diagrams of a Keras model and of a traced ``tf.Graph``, with Matplotlib
   only.
+* :mod:`helpers.source` -- :func:`show_source`: a helper's code as a chapter
+  prints it, without its docstring (chapters 1 and 2).
 * :mod:`helpers.extract` -- :func:`feature_extractor` (chapter 2).
 * :mod:`helpers.graphs` -- :func:`input_placeholders`,
   :func:`captured_placeholders`, :func:`op_histogram` (chapter 2).
@@ -23,16 +25,19 @@ Everything else lives in submodules:
   :func:`run_epochs` (chapter 3).
 * :mod:`helpers.data` -- bundled datasets split and scaled one way:
   :func:`diabetes`, :func:`digits`, :func:`japanese_vowels`, :func:`wave`,
-  :func:`dense_initial_weights` (chapters 4-7).
+  :func:`dense_initial_weights` (worked examples 1-4).
 * :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`,
-  :func:`nearest_centroid_accuracy`, :func:`confusion_matrix` (chapter 6).
+  :func:`nearest_centroid_accuracy`, :func:`confusion_matrix` (worked example
+  3).
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`,
   :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time warping in a
-  TensorFlow graph (chapter 7).
+  TensorFlow graph (worked example 4).
+* :mod:`helpers.checks` -- :func:`is_int_at_least`, the argument check the
+  helpers share.
 * :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`,
-  :func:`dtw_timings`, :func:`dtw_ratios`, :func:`dtw_all_pairs_seconds`,
-  :func:`interleaved_median_seconds`: the measurements of chapter 10 and
-  ``make benchmark``.
+  :func:`dtw_timings`, :func:`dtw_speedups`, :func:`dtw_all_pairs_seconds`,
+  :func:`interleaved_median_seconds`: the measurements of the performance
+  chapter and ``make benchmark``.
 """
 
 from helpers.tfenv import apply_tf_env_defaults

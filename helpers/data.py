@@ -5,15 +5,16 @@ from here, so the same split and the same scaling are used everywhere, and a
 change is made once.
 
 - :func:`diabetes`: scikit-learn's diabetes regression data (442 patients,
-  10 features), standardised with the training statistics (chapter 4).
+  10 features), standardised with the training statistics (worked example 1).
 - :func:`digits`: scikit-learn's 8x8 handwritten digits (1,797 images, 10
-  classes), scaled to ``[0, 1]``, with a stratified split (chapter 6).
+  classes), scaled to ``[0, 1]``, with a stratified split (worked example 3).
 - :func:`japanese_vowels`: sktime's bundled JapaneseVowels speaker data
   (9 speakers, 12 features per frame, 7 to 29 frames), padded, with lengths
-  (chapter 7).
+  (worked example 4).
 - :func:`wave` and :func:`dense_initial_weights`: a small synthetic
   regression problem and fixed starting weights, which two separate Python
-  processes can rebuild identically (chapter 5 compares TensorFlow 1 and 2).
+  processes can rebuild identically (worked example 2 compares TensorFlow 1 and
+  2).
 """
 
 import itertools
@@ -21,6 +22,8 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from helpers.checks import is_int_at_least
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,7 @@ class Split:
 
 
 def _check_seed(seed):
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, numbers.Integral)
-        or seed < 0
-    ):
+    if not is_int_at_least(seed, 0):
         raise ValueError(
             f"seed must be a non-negative int, got {seed!r}; e.g. seed=0."
         )
@@ -162,8 +161,8 @@ def japanese_vowels(standardize=True):
     ----------
     standardize : bool
         Scale every feature to mean 0 and standard deviation 1 over the valid
-        frames of the *training* set (padding excluded). Nearest-neighbour
-        DTW in chapter 7 uses the raw values (``standardize=False``), as the
+        frames of the *training* set (padding excluded). Nearest-neighbour DTW
+        in worked example 4 uses the raw values (``standardize=False``), as the
         published benchmark does.
 
     Returns
@@ -211,7 +210,7 @@ def wave(n=64, noise=0.1, seed=0):
     tuple of np.ndarray
         ``x`` and ``y``, both ``float32`` of shape ``(n, 1)``.
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+    if not is_int_at_least(n, 2):
         raise ValueError(f"n must be an int of at least 2, got {n!r}.")
     if (
         isinstance(noise, bool)
@@ -248,10 +247,7 @@ def dense_initial_weights(sizes, seed=0):
         ``[kernel_1, bias_1, kernel_2, bias_2, ...]``, ``float32``.
     """
     sizes = list(sizes)
-    if len(sizes) < 2 or any(
-        isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
-        for s in sizes
-    ):
+    if len(sizes) < 2 or not all(is_int_at_least(s, 1) for s in sizes):
         raise ValueError(
             "sizes must list at least two positive ints (input width, then "
             f"each layer's units), got {sizes!r}; e.g. [1, 16, 1]."

@@ -1,11 +1,14 @@
 """Getting tensors out of a Keras model (chapter 2, *Extract*)."""
+
 import keras
 
 
 def _model_inputs(model):
-    """The model's symbolic inputs, in the structure the model was built with."""
+    """The model's symbolic inputs, in the structure it was built with."""
     try:
-        return model.input  # functional models keep the original structure (tensor, list or dict)
+        # functional models keep the original structure (tensor, list
+        # or dict)
+        return model.input
     except (AttributeError, ValueError):
         pass
     try:
@@ -15,24 +18,48 @@ def _model_inputs(model):
     if not inputs:
         if isinstance(model, keras.Sequential):
             raise ValueError(
-                f"Sequential model {model.name!r} has no defined input, so its layers have no "
-                "symbolic outputs to extract; start it with keras.Input(shape=...) as its first "
-                "layer, e.g. keras.Sequential([keras.Input(shape=(8, 8, 1)), ...])."
+                f"Sequential model {model.name!r} has no defined input, so "
+                "its layers have no symbolic outputs to extract; start it "
+                "with keras.Input(shape=...) as its first layer, e.g. "
+                "keras.Sequential([keras.Input(shape=(8, 8, 1)), ...])."
             )
         raise ValueError(
-            f"model {model.name!r} has no symbolic inputs (a subclassed model?); build it with "
-            "the functional API (keras.Input -> layers -> keras.Model) to extract its layers."
+            f"model {model.name!r} has no symbolic inputs (a subclassed "
+            "model?); build it with the functional API (keras.Input -> "
+            "layers -> keras.Model) to extract its layers."
         )
     return inputs[0] if len(inputs) == 1 else list(inputs)
 
 
 def _nested_owner(model, name):
-    """Name of a nested model that contains a layer called ``name``, or None."""
+    """Name of a nested model holding a layer called ``name``, or None."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            if any(inner.name == name for inner in layer.layers) or _nested_owner(layer, name):
+            if any(
+                inner.name == name for inner in layer.layers
+            ) or _nested_owner(layer, name):
                 return layer.name
     return None
+
+
+def _calls_in(model, layer):
+    """The output tensors of each call of ``layer`` inside ``model``'s graph.
+
+    A layer keeps one node per call, in every graph it was called in (Keras
+    has no public accessor for them: ``layer.output`` is the first call's, and
+    a functional model's ``.output`` is its own internal output). A model's
+    graph records which of those nodes are its own.
+    """
+    graph = getattr(model, "_functional", None) or model  # Sequential
+    # Node keys as keras/src/ops/function.py makes them (make_node_key).
+    own = graph._nodes
+    return [
+        node.output_tensors[0]
+        if len(node.output_tensors) == 1
+        else node.output_tensors
+        for index, node in enumerate(layer._inbound_nodes)
+        if f"{id(layer)}_ib-{index}" in own
+    ]
 
 
 def feature_extractor(model, layer_names):
@@ -43,61 +70,96 @@ def feature_extractor(model, layer_names):
     model : keras.Model
         A functional model, or a Sequential model started with ``keras.Input``.
     layer_names : list of str
-        Names of layers of ``model`` (``[layer.name for layer in model.layers]``).
+        Names of layers of ``model`` (``[layer.name for layer in
+        model.layers]``); a nested model counts as one layer. A layer that
+        ``model`` calls more than once is asked for by call:
+        ``"name@0"``, ``"name@1"``, ...
 
     Returns
     -------
     keras.Model
         Shares layers and weights with ``model`` (nothing is copied). Called on
         data, it returns a dict ``{layer_name: tensor}`` in the order given.
+        Each tensor is the one *this* model computes, so a nested model's
+        output is its output inside ``model``, not inside itself.
 
     Raises
     ------
     TypeError
-        ``model`` is not a ``keras.Model``, or ``layer_names`` is a single string
-        or holds something other than strings.
+        ``model`` is not a ``keras.Model``, or ``layer_names`` is a single
+        string or holds something other than strings.
     ValueError
         ``layer_names`` is empty or repeats a name; a name is not a layer of
         ``model`` (the message lists the names that exist, and points into a
-        nested model if the layer lives there); the model has no defined input.
+        nested model if the layer lives there); a layer called more than once
+        is named without its call, or with a call that does not exist; the
+        model has no defined input.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(
-            f"feature_extractor expects a keras.Model, got {type(model).__name__}; "
-            "wrap your tensors first: keras.Model(inputs, outputs)."
+            "feature_extractor expects a keras.Model, got "
+            f"{type(model).__name__}; wrap your tensors first: "
+            "keras.Model(inputs, outputs)."
         )
     if isinstance(layer_names, str):
         raise TypeError(
-            f"layer_names must be a list of names, got the string {layer_names!r}; "
-            f"write feature_extractor(model, [{layer_names!r}])."
+            "layer_names must be a list of names, got the string "
+            f"{layer_names!r}; write feature_extractor(model, "
+            f"[{layer_names!r}])."
         )
     layer_names = list(layer_names)
     if not layer_names:
-        raise ValueError("layer_names is empty; name at least one layer, e.g. [model.layers[-2].name].")
+        raise ValueError(
+            "layer_names is empty; name at least one layer, e.g. "
+            "[model.layers[-2].name]."
+        )
     bad = [n for n in layer_names if not isinstance(n, str)]
     if bad:
-        raise TypeError(f"layer_names must hold strings (layer names), got {bad!r}; use layer.name.")
+        raise TypeError(
+            f"layer_names must hold strings (layer names), got {bad!r}; use "
+            "layer.name."
+        )
     repeated = sorted({n for n in layer_names if layer_names.count(n) > 1})
     if repeated:
-        raise ValueError(f"layer_names repeats {repeated}; each output key must be unique.")
+        raise ValueError(
+            f"layer_names repeats {repeated}; each output key must be unique."
+        )
     inputs = _model_inputs(model)
     existing = [layer.name for layer in model.layers]
     outputs = {}
-    for name in layer_names:
+    for key in layer_names:
+        name, at, call = key.partition("@")
         if name not in existing:
             owner = _nested_owner(model, name)
-            hint = (f" Layer {name!r} is inside the nested model {owner!r}: use "
-                    f"feature_extractor(model.get_layer({owner!r}), [{name!r}]).") if owner else ""
-            raise ValueError(
-                f"model {model.name!r} has no layer named {name!r}. Its layers are: "
-                f"{', '.join(existing)}.{hint}"
+            hint = (
+                (
+                    f" Layer {name!r} is inside the nested model {owner!r}, "
+                    "whose graph starts at its own input: use "
+                    f"feature_extractor(model.get_layer({owner!r}), "
+                    f"[{name!r}]), or rebuild the model without nesting."
+                )
+                if owner
+                else ""
             )
-        layer = model.get_layer(name)
-        try:
-            outputs[name] = layer.output
-        except (AttributeError, ValueError) as err:
             raise ValueError(
-                f"layer {name!r} has no single symbolic output ({err}); a layer shared between "
-                "several calls has one output per call: use layer.get_output_at(i)."
-            ) from err
-    return keras.Model(inputs=inputs, outputs=outputs, name=f"{model.name}_features")
+                f"model {model.name!r} has no layer named {name!r}. Its "
+                f"layers are: {', '.join(existing)}.{hint}"
+            )
+        calls = _calls_in(model, model.get_layer(name))
+        if not at and len(calls) > 1:
+            raise ValueError(
+                f"layer {name!r} is called {len(calls)} times in model "
+                f"{model.name!r}, and each call has its own output: ask for "
+                f"one call, '{name}@0' to '{name}@{len(calls) - 1}'."
+            )
+        index = int(call) if call.isdigit() else None
+        if at and (index is None or index >= len(calls)):
+            raise ValueError(
+                f"{key!r}: layer {name!r} is called {len(calls)} time(s) in "
+                f"model {model.name!r}; name a call from '{name}@0' to "
+                f"'{name}@{len(calls) - 1}'."
+            )
+        outputs[key] = calls[index or 0]
+    return keras.Model(
+        inputs=inputs, outputs=outputs, name=f"{model.name}_features"
+    )

@@ -1,10 +1,12 @@
-"""Figures of a model's structure and of traced graphs, drawn with Matplotlib only.
+"""Figures of a model's structure and of traced graphs, drawn with Matplotlib
+only.
 
 ``keras.utils.plot_model`` needs the Graphviz ``dot`` program, which is not a
 Python package and cannot be installed by ``pip``. :func:`draw_model` draws the
 same information (layers, their classes and output shapes, the arrows between
 them) with Matplotlib, so the book builds anywhere its requirements install.
 """
+
 import keras
 
 _BOX_W, _BOX_H = 2.8, 1.0  # box size in data units
@@ -26,22 +28,26 @@ def _functional_graph(model):
         graph = getattr(model, "_functional", None)
         if graph is None:
             raise ValueError(
-                f"Sequential model {model.name!r} has no input yet, so it has no graph to "
-                "draw; start it with keras.Input(shape=...) as its first layer."
+                f"Sequential model {model.name!r} has no input yet, so it has "
+                "no graph to draw; start it with keras.Input(shape=...) as "
+                "its first layer."
             )
     if not hasattr(graph, "_nodes_by_depth"):
         raise ValueError(
-            f"model {model.name!r} is a subclassed model: its call() is Python code, not a "
-            "layer graph; build it with the functional API (keras.Input -> layers -> "
-            "keras.Model) to draw it."
+            f"model {model.name!r} is a subclassed model: its call() is "
+            "Python code, not a layer graph; build it with the functional "
+            "API (keras.Input -> layers -> keras.Model) to draw it."
         )
     return graph
 
 
 def _layers_and_edges(graph):
     """Layers in drawing order and the (parent, child) edges between them."""
-    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)
-             for node in graph._nodes_by_depth[depth]]
+    nodes = [
+        node
+        for depth in sorted(graph._nodes_by_depth, reverse=True)
+        for node in graph._nodes_by_depth[depth]
+    ]
     layers, edges, shapes = [], [], {}
     for node in nodes:
         layer = node.operation
@@ -70,7 +76,8 @@ def _levels(layers, edges):
 
 
 def _positions(rows, edges):
-    """Box centres: each row under the mean x of its parents, boxes never overlapping."""
+    """Box centres: each row under the mean x of its parents, boxes never
+    overlapping."""
     parents = {}
     for parent, child in edges:
         parents.setdefault(child, []).append(parent)
@@ -80,13 +87,17 @@ def _positions(rows, edges):
         if lvl == 0 or any(key not in parents for key in row):
             wanted = [i * _DX for i in range(len(row))]
         else:
-            wanted = [sum(centre[p][0] for p in parents[key]) / len(parents[key]) for key in row]
+            wanted = [
+                sum(centre[p][0] for p in parents[key]) / len(parents[key])
+                for key in row
+            ]
         order = sorted(range(len(row)), key=lambda i: wanted[i])
         xs = []
         for i in order:  # left to right, at least _DX apart
             xs.append(wanted[i] if not xs else max(wanted[i], xs[-1] + _DX))
-        shift = sum(wanted) / len(wanted) - sum(xs) / len(xs)  # keep the row where it wants to be
-        for i, x in zip(order, xs):
+        # keep the row where it wants to be
+        shift = sum(wanted) / len(wanted) - sum(xs) / len(xs)
+        for i, x in zip(order, xs, strict=True):
             centre[row[i]] = (x + shift, -lvl * _DY)
     mid = sum(x for x, _ in centre.values()) / len(centre)
     return {key: (x - mid, y) for key, (x, y) in centre.items()}
@@ -126,15 +137,27 @@ def draw_model(model, ax=None, title=None):
     for layer in layers:
         is_input = isinstance(layer, keras.layers.InputLayer)
         out = shapes[id(layer)]
-        shape_text = ", ".join(str(s) for s in out) if len(out) > 1 else str(out[0])
-        labels[id(layer)] = (layer.name, f"{'Input' if is_input else type(layer).__name__}  {shape_text}")
+        shape_text = (
+            ", ".join(str(s) for s in out) if len(out) > 1 else str(out[0])
+        )
+        labels[id(layer)] = (
+            layer.name,
+            f"{'Input' if is_input else type(layer).__name__}  {shape_text}",
+        )
         colours[id(layer)] = _INPUT_COLOUR if is_input else _PLAIN_COLOUR
-    return _draw_dag([id(layer) for layer in layers], [(id(a), id(b)) for a, b in edges],
-                     labels, colours, ax, title if title is not None else model.name)
+    return _draw_dag(
+        [id(layer) for layer in layers],
+        [(id(a), id(b)) for a, b in edges],
+        labels,
+        colours,
+        ax,
+        title if title is not None else model.name,
+    )
 
 
 def _draw_dag(keys, edges, labels, colours, ax, title):
-    """Draw a DAG top-down: keys in topological order, edges as (parent, child) keys."""
+    """Draw a DAG top-down: keys in topological order, edges as (parent, child)
+    keys."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
@@ -143,21 +166,47 @@ def _draw_dag(keys, edges, labels, colours, ax, title):
     for key in keys:
         rows.setdefault(level[key], []).append(key)
     centre = _positions(rows, edges)
-    span = max(x for x, _ in centre.values()) - min(x for x, _ in centre.values()) + _BOX_W
+    span = (
+        max(x for x, _ in centre.values())
+        - min(x for x, _ in centre.values())
+        + _BOX_W
+    )
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4.0, 0.68 * span), 1.25 * len(rows) + 0.4))
+        _, ax = plt.subplots(
+            figsize=(max(4.0, 0.68 * span), 1.25 * len(rows) + 0.4)
+        )
     for key in keys:
         x, y = centre[key]
-        ax.add_patch(FancyBboxPatch(
-            (x - _BOX_W / 2, y - _BOX_H / 2), _BOX_W, _BOX_H, boxstyle="round,pad=0.05",
-            linewidth=1.2, facecolor=colours[key], edgecolor="#333333"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - _BOX_W / 2, y - _BOX_H / 2),
+                _BOX_W,
+                _BOX_H,
+                boxstyle="round,pad=0.05",
+                linewidth=1.2,
+                facecolor=colours[key],
+                edgecolor="#333333",
+            )
+        )
         top, bottom = labels[key]
-        ax.text(x, y + 0.22, top, ha="center", va="center", fontsize=9, weight="bold")
+        ax.text(
+            x,
+            y + 0.22,
+            top,
+            ha="center",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
         ax.text(x, y - 0.18, bottom, ha="center", va="center", fontsize=8)
     for parent, child in edges:
         (x0, y0), (x1, y1) = centre[parent], centre[child]
-        ax.annotate("", xy=(x1, y1 + _BOX_H / 2 + 0.05), xytext=(x0, y0 - _BOX_H / 2 - 0.05),
-                    arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 1.2})
+        ax.annotate(
+            "",
+            xy=(x1, y1 + _BOX_H / 2 + 0.05),
+            xytext=(x0, y0 - _BOX_H / 2 - 0.05),
+            arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 1.2},
+        )
     xs = [c[0] for c in centre.values()]
     ys = [c[1] for c in centre.values()]
     ax.set_xlim(min(xs) - _BOX_W / 2 - 0.2, max(xs) + _BOX_W / 2 + 0.2)
@@ -199,31 +248,41 @@ def draw_graph(graph, ax=None, title=None, hide_types=("NoOp",)):
     if isinstance(graph, tf.types.experimental.ConcreteFunction):
         from helpers.graphs import captured_placeholders
 
-        sources = {name: source for name, _, source in captured_placeholders(graph)}
+        sources = {
+            name: source for name, _, source in captured_placeholders(graph)
+        }
         graph = graph.graph
     if not isinstance(graph, tf.Graph):
         raise TypeError(
-            f"draw_graph expects a tf.Graph or a ConcreteFunction, got {type(graph).__name__}; "
-            "use fn.get_concrete_function(...)."
+            "draw_graph expects a tf.Graph or a ConcreteFunction, got "
+            f"{type(graph).__name__}; use fn.get_concrete_function(...)."
         )
     ops = [op for op in graph.get_operations() if op.type not in hide_types]
     if len(ops) > 40:
         raise ValueError(
-            f"the graph has {len(ops)} ops to draw, more than 40 stay readable; trace a smaller "
-            "function, or pass hide_types=(...) with the op types to leave out."
+            f"the graph has {len(ops)} ops to draw, more than 40 stay "
+            "readable; trace a smaller function, or pass hide_types=(...) "
+            "with the op types to leave out."
         )
     names = {op.name for op in ops}
     edges = []
     for op in ops:
         for tensor in op.inputs:
-            if tensor.op.name in names and (tensor.op.name, op.name) not in edges:
+            if (
+                tensor.op.name in names
+                and (tensor.op.name, op.name) not in edges
+            ):
                 edges.append((tensor.op.name, op.name))
     labels, colours = {}, {}
     for op in ops:
         if op.name in sources:  # a captured variable: say which one
             bottom = "= " + sources[op.name].split(":")[0]
         else:
-            shape = f" {tuple(op.outputs[0].shape)}" if op.outputs and op.outputs[0].shape.rank is not None else ""
+            shape = (
+                f" {tuple(op.outputs[0].shape)}"
+                if op.outputs and op.outputs[0].shape.rank is not None
+                else ""
+            )
             bottom = op.name.split("/")[-1][:14] + shape
         labels[op.name] = (op.type, bottom[:30])
         if op.type == "Placeholder":
@@ -231,5 +290,11 @@ def draw_graph(graph, ax=None, title=None, hide_types=("NoOp",)):
             colours[op.name] = _CAPTURE_COLOUR if resource else _INPUT_COLOUR
         else:
             colours[op.name] = _PLAIN_COLOUR
-    return _draw_dag([op.name for op in ops], edges, labels, colours, ax,
-                     title if title is not None else "traced graph")
+    return _draw_dag(
+        [op.name for op in ops],
+        edges,
+        labels,
+        colours,
+        ax,
+        title if title is not None else "traced graph",
+    )

@@ -1,27 +1,24 @@
-"""Measuring training steps (chapter 10): eager, tf.function, XLA and fit.
+"""Measuring training steps (the performance chapter): eager, tf.function, XLA
+and fit.
 
 Timings are medians of repeated runs after warm-up calls, which exclude
 tracing and compilation. They vary from machine to machine and from run to
 run; compare them only within one run.
 """
 
-import numbers
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.checks import is_int_at_least
 from helpers.training import compiled_train_step, train_step
 
 
 def _check_counts(repeats, warmup):
     for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Integral)
-            or value < low
-        ):
+        if not is_int_at_least(value, low):
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
 
 
@@ -193,7 +190,7 @@ def tracing_counts(batch_sizes=(1, 2, 3, 4, 5, 6, 7, 8)):
     return counts
 
 
-#: Setting of issue 6's DTW comparison.
+#: The batch of the DTW comparison.
 DTW_BATCH, DTW_STEPS, DTW_FEATURES = 64, 100, 12
 
 
@@ -208,16 +205,16 @@ DTW_TARGETS = {
 DTW_ALL_PAIRS_LIMIT_SECONDS = 0.5
 
 
-def dtw_ratios(times):
-    """Speed-ups from :func:`dtw_timings`'s result.
+def dtw_speedups(times):
+    """Speed-ups (reference time / our time) from :func:`dtw_timings`.
 
-    ``{name: (ratio, target, met)}`` for each of ``DTW_TARGETS``.
+    ``{comparison: ratio}``, one entry for each key of ``DTW_TARGETS``.
     """
     ours, soft = (
         times["helpers.sequences.dtw"],
         times["helpers.sequences.soft_dtw value+gradient"],
     )
-    ratios = {
+    return {
         "dtw vs dtaidistance": times[
             "dtaidistance dtw_ndim.distance_fast (loop)"
         ]
@@ -228,9 +225,16 @@ def dtw_ratios(times):
         ]
         / soft,
     }
+
+
+def dtw_ratios(times):
+    """:func:`dtw_speedups` against the targets, for ``make benchmark``.
+
+    ``{name: (ratio, target, met)}`` for each of ``DTW_TARGETS``.
+    """
     return {
         name: (ratio, DTW_TARGETS[name], ratio >= DTW_TARGETS[name])
-        for name, ratio in ratios.items()
+        for name, ratio in dtw_speedups(times).items()
     }
 
 
@@ -339,8 +343,8 @@ def benchmark_problems():
 
     ``{name: keyword arguments of step_timings}``.
 
-    - ``"regression"``: chapter 4's linear 3-quantile model on the diabetes
-      data with its pinball loss, batches of 16.
+    - ``"regression"``: worked example 1's linear 3-quantile model on the
+      diabetes data with its pinball loss, batches of 16.
     - ``"CNN"``: a small CNN on the 8x8 digits with cross-entropy, batches of
       64. It downsamples with a strided convolution rather than max pooling:
       with op determinism on (``helpers.seed_everything``), XLA has no

@@ -3,32 +3,35 @@
 Chapter 3 writes this code out in full; later chapters import it from here.
 """
 
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
+
+from helpers.checks import is_int_at_least
 
 
 def train_step(model, loss_fn, optimizer):
     """One optimisation step as plain Python: runs eagerly, op by op.
 
-    :func:`compiled_train_step` traces exactly this function into a graph;
-    chapter 10 times the two against each other. Each call runs the model,
-    ``loss_fn(y, y_pred)`` plus the model's regularisation losses, the
+    :func:`compiled_train_step` traces exactly this function into a graph; the
+    performance chapter times the two against each other. Each call runs the
+    model, ``loss_fn(y, y_pred)`` plus the model's regularisation losses, the
     gradients, and one optimizer update, and returns the loss before the
-    update.
+    update. The loss is the mean of what ``loss_fn`` returns, so a loss that
+    returns one value per example (as Keras losses do) and one that returns
+    their mean give the same step.
 
     Parameters
     ----------
     model : keras.Model
     loss_fn : callable
-        ``loss_fn(y_true, y_pred) -> scalar tensor``, written with TF ops or
-        ``keras.ops``.
+        ``loss_fn(y_true, y_pred) -> tensor``: per-example losses, or a scalar,
+        written with TF ops or ``keras.ops``.
     optimizer : keras.optimizers.Optimizer
-        Built here on ``model.trainable_variables``, so that its slot variables
-        exist before any tracing (a ``tf.function`` may create variables only
-        on its first trace).
+        Built here on ``model.trainable_variables``, so that its variables
+        exist before the first step, eager or traced. (Keras would otherwise
+        build it in the first ``apply_gradients``, which a ``tf.function``
+        also allows: variables may be created on its first trace.)
 
     Returns
     -------
@@ -60,11 +63,13 @@ def train_step(model, loss_fn, optimizer):
     def train_step(x, y):
         with tf.GradientTape() as tape:
             y_pred = model(x, training=True)
-            loss = loss_fn(y, y_pred)
+            loss = tf.reduce_mean(loss_fn(y, y_pred))
             if model.losses:
                 loss = loss + tf.add_n(model.losses)
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(gradients, model.trainable_variables, strict=True)
+        )
         return loss
 
     return train_step
@@ -112,11 +117,7 @@ def compiled_train_step(
 
 
 def _positive_int(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-    ):
+    if not is_int_at_least(value, 1):
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
     return int(value)
 

@@ -11,7 +11,9 @@ dict ``json.load`` gives) and returns a list of problem strings; empty means
 clean. ``tests/test_nbhygiene_checks.py`` shows each one failing.
 """
 
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import yaml
@@ -30,7 +32,9 @@ MACHINE_PATH = re.compile(
 )
 VOLATILE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:s|ms|us|µs)/(?:step|epoch)"  # Keras per-step timings
-    r"|━|\x08|ETA: "  # progress bars
+    # progress bars ("3/10 ━━━━"; a bare "━" is also a table border, as in
+    # model.summary())
+    r"|\d+/\d+\s+━|\x08|ETA: "
     r"|Epoch \d+/\d+"  # verbose=1 epoch lines
     r"|Wall time:|CPU times:"  # %time
 )
@@ -41,12 +45,17 @@ CODE_WIDTH = 79
 REQUIRED_HEADINGS = ("## What you will learn", "## Summary", "## Exercises")
 #: Code that switches a process to TensorFlow 1 behaviour or loads legacy
 #: Keras. Allowed only in a notebook that says so in its metadata:
-#: {"book": {"legacy_tf1": true}}.
+#: {"book": {"legacy_tf1": true}}. Searched in the code with the contents of
+#: string literals blanked out: code in a string runs elsewhere (a subprocess
+#: given ``-c``), not in the notebook's kernel.
 LEGACY_CODE = re.compile(
-    r"disable_eager_execution|disable_v2_behavior|TF_USE_LEGACY_KERAS"
+    r"disable_eager_execution|disable_v2_behavior"
     r"|^\s*(?:import|from)\s+tf_keras\b",
     re.MULTILINE,
 )
+#: And the variable that selects legacy Keras, which is set as a string, so
+#: searched in the whole source.
+LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
 
 
 def _source(cell):
@@ -258,6 +267,39 @@ def check_ignore_reasons(nb):
     ]
 
 
+def _without_string_contents(source):
+    """``source`` with every string literal's contents replaced by spaces.
+
+    IPython magics (lines starting with ``%`` or ``!``) are blanked first;
+    source that still does not tokenize is returned unchanged.
+    """
+    lines = [
+        "" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.splitlines(keepends=True)
+    ]
+    try:
+        tokens = list(
+            tokenize.generate_tokens(io.StringIO("".join(lines)).readline)
+        )
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+    text = "".join(lines)
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    blanked = list(text)
+    # Python 3.12 splits f-strings into parts; their text is FSTRING_MIDDLE.
+    literal = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", -1)}
+    for token in tokens:
+        if token.type not in literal:
+            continue
+        (row, col), (end_row, end_col) = token.start, token.end
+        for i in range(starts[row - 1] + col, starts[end_row - 1] + end_col):
+            if blanked[i] != "\n":
+                blanked[i] = " "
+    return "".join(blanked)
+
+
 def check_legacy_declared(nb):
     """TF1 mode and legacy Keras only where the notebook declares it.
 
@@ -267,7 +309,8 @@ def check_legacy_declared(nb):
     used = [
         index
         for index, cell in _code_cells(nb)
-        if LEGACY_CODE.search(_source(cell))
+        if LEGACY_CODE.search(_without_string_contents(_source(cell)))
+        or LEGACY_VARIABLE in _source(cell)
     ]
     if used and not declared:
         return [

@@ -26,8 +26,8 @@ switched off, oneDNN and XLA limited to SSE4 and one thread each. Its numbers
 differ from the book's, so nothing is compared (``--nbval-lax``); what it
 checks is that every cell still runs and every assertion still holds.
 
-Chapter 10 is left out: its compared outputs are trace counts, which no
-arithmetic changes, and its timings are never compared.
+The performance chapter is left out: its compared outputs are trace counts,
+which no arithmetic changes, and its timings are never compared.
 
 ``--notebooks`` limits the run (for example to one chapter while writing it).
 """

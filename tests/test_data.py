@@ -135,3 +135,20 @@ def test_japanese_vowels(standardize):
         )
         np.testing.assert_allclose(valid.mean(axis=0), 0, atol=1e-5)
         np.testing.assert_allclose(valid.std(axis=0), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "value, minimum, expected",
+    [
+        (0, 0, True),
+        (np.int64(3), 1, True),
+        (-1, 0, False),
+        (True, 0, False),  # a bool is not a count
+        (2.0, 1, False),
+        ("3", 1, False),
+    ],
+)
+def test_is_int_at_least(value, minimum, expected):
+    from helpers.checks import is_int_at_least
+
+    assert is_int_at_least(value, minimum) is expected

@@ -12,7 +12,12 @@ PAGE = ROOT / "book" / "errors.md"
 ENTRY = re.compile(
     r"^## (?P<title>.+?)\n(?P<body>.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL
 )
-QUOTE = re.compile(r"```text\n(?P<message>.*?)\n```", re.DOTALL)
+#: A quote: a text code block of class error-message (book.css wraps it at
+#: the column, as a message is read as prose).
+QUOTE = re.compile(
+    r"```\{code-block\} text\n:class: error-message\n(?P<message>.*?)\n```",
+    re.DOTALL,
+)
 REF = re.compile(r"\{ref\}`[^`<]*<(?P<label>err-[a-z0-9-]+)>`")
 
 
@@ -66,7 +71,8 @@ def test_at_least_twelve_errors_each_linked_once():
 def test_quoted_message_is_what_the_cell_printed(title, body):
     quote, ref = QUOTE.search(body), REF.search(body)
     assert quote and ref, (
-        f"entry {title!r} needs a ```text quote and a {{ref}} link"
+        f"entry {title!r} needs an error-message code-block quote and a "
+        "{ref} link"
     )
     assert "**Cause.**" in body and "**Fix.**" in body
     notebook, printed = labelled_cells()[ref["label"]]

@@ -114,3 +114,72 @@ def test_bad_layer_names(names, error, message):
 def test_not_a_model():
     with pytest.raises(TypeError, match=r"keras.Model\(inputs, outputs\)"):
         feature_extractor(keras.layers.Dense(2), ["dense"])
+
+
+def _nested():
+    image = keras.Input(shape=(8, 8, 1), name="image")
+    h = keras.layers.Conv2D(4, 3, name="conv")(image)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    backbone = keras.Model(image, pooled, name="backbone")
+    digits = keras.Input(shape=(8, 8, 1), name="digits")
+    logits = keras.layers.Dense(3, name="logits")(backbone(digits))
+    return keras.Model(digits, logits, name="classifier"), backbone
+
+
+def test_nested_model_output_is_the_outer_graphs():
+    classifier, backbone = _nested()
+    # The trap the helper avoids: a functional model's .output is its own,
+    # which no path connects to the outer input.
+    with pytest.raises(ValueError, match="not connected"):
+        keras.Model(classifier.inputs, backbone.output)
+    fx = feature_extractor(classifier, ["backbone", "logits"])
+    data = np.random.default_rng(1).random((2, 8, 8, 1)).astype("float32")
+    out = fx(data)
+    np.testing.assert_allclose(out["backbone"], backbone(data), rtol=1e-6)
+    np.testing.assert_allclose(out["logits"], classifier(data), rtol=1e-6)
+
+
+def _siamese():
+    a = keras.Input(shape=(4,), name="a")
+    b = keras.Input(shape=(4,), name="b")
+    encoder = keras.layers.Dense(3, name="encoder")
+    similarity = keras.layers.Dot(axes=1, name="similarity")(
+        [encoder(a), encoder(b)]
+    )
+    return keras.Model([a, b], similarity, name="siamese"), encoder
+
+
+def test_shared_layer_each_call_by_index():
+    siamese, encoder = _siamese()
+    fx = feature_extractor(siamese, ["encoder@0", "encoder@1"])
+    left = np.ones((2, 4), "float32")
+    right = np.full((2, 4), 2.0, "float32")
+    out = fx([left, right])
+    np.testing.assert_allclose(out["encoder@0"], encoder(left), rtol=1e-6)
+    np.testing.assert_allclose(out["encoder@1"], encoder(right), rtol=1e-6)
+    assert not np.allclose(out["encoder@0"], out["encoder@1"])
+
+
+def test_shared_layer_without_a_call_names_the_fix():
+    siamese, _ = _siamese()
+    with pytest.raises(ValueError, match=r"called 2 times.*'encoder@1'"):
+        feature_extractor(siamese, ["encoder"])
+
+
+@pytest.mark.parametrize("key", ["encoder@2", "encoder@x", "pool@"])
+def test_a_call_that_does_not_exist_names_the_range(key):
+    siamese, _ = _siamese()
+    if key == "pool@":
+        siamese = _cnn()
+    with pytest.raises(ValueError, match="name a call from"):
+        feature_extractor(siamese, [key])
+
+
+def test_calls_in_another_graph_do_not_count():
+    # encoder is also called outside the siamese model: still one call
+    # inside a model built on a single branch.
+    siamese, encoder = _siamese()
+    c = keras.Input(shape=(4,), name="c")
+    single = keras.Model(c, encoder(c), name="single")
+    out = feature_extractor(single, ["encoder"])(np.ones((1, 4), "float32"))
+    assert tuple(out["encoder"].shape) == (1, 3)

@@ -210,3 +210,28 @@ def test_legacy_mode_must_be_declared_and_declared_must_be_used():
         )
         == []
     )
+
+
+def test_legacy_code_in_a_string_runs_elsewhere():
+    # Code given to a subprocess does not touch the notebook's kernel.
+    in_a_string = 'script = """\nimport tf_keras\n"""\nrun(script)'
+    nb = notebook(code("import helpers", 1), code(in_a_string, 2))
+    assert nbhygiene.check_legacy_declared(nb) == []
+    # ...but the same import outside the string, after a magic, is caught.
+    caught = "%xmode minimal\n" + in_a_string + "\nimport tf_keras"
+    nb = notebook(code("import helpers", 1), code(caught, 2))
+    assert nbhygiene.check_legacy_declared(nb)
+
+
+def test_a_bar_without_timing_is_caught_and_a_table_border_is_not():
+    bar = new_output("stream", name="stdout", text="2/10 ━━━━━━━━━━━━\n")
+    assert nbhygiene.check_volatile(
+        notebook(code("model.fit(x, y)", 1, [bar]))
+    )
+    table = new_output(
+        "stream",
+        name="stdout",
+        text="┏━━━━━━━━━┳━━━━━━┓\n┃ Layer   ┃ Shape┃\n┡━━━━━━━━━╇━━━━━━┩\n",
+    )
+    nb = notebook(code("model.summary()", 1, [table]))
+    assert nbhygiene.check_volatile(nb) == []

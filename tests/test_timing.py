@@ -11,6 +11,7 @@ from helpers.timing import (
     dtw_all_pairs_seconds,
     dtw_batch,
     dtw_ratios,
+    dtw_speedups,
     interleaved_median_seconds,
     median_seconds,
     step_timings,
@@ -82,6 +83,21 @@ def test_dtw_batch_is_the_same_every_time():
     )
     np.testing.assert_array_equal(x.numpy(), dtw_batch()[0].numpy())
     assert not np.array_equal(x.numpy(), y.numpy())
+
+
+def test_dtw_speedups_are_reference_over_ours():
+    times = {
+        "helpers.sequences.dtw": 2.0,
+        "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
+        "tslearn dtw (loop)": 5.0,
+        "helpers.sequences.soft_dtw value+gradient": 4.0,
+        "tslearn soft_dtw value (loop)": 2.0,
+    }
+    assert dtw_speedups(times) == {
+        "dtw vs dtaidistance": 1.5,
+        "dtw vs tslearn": 2.5,
+        "soft_dtw value+gradient vs tslearn soft_dtw value": 0.5,
+    }
 
 
 def test_dtw_ratios_against_targets():

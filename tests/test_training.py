@@ -139,3 +139,22 @@ def test_eager_step_and_compiled_step_are_the_same_computation():
         eager_model.get_weights(), compiled_model.get_weights(), strict=True
     ):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_per_example_and_mean_losses_give_the_same_step():
+    def per_example(y, y_pred):
+        return tf.reduce_mean(tf.square(y - y_pred), axis=-1)
+
+    x = np.linspace(-1, 1, 16, dtype="float32")[:, None]
+    weights = []
+    for loss in (_mse, per_example):
+        model = _line_model()
+        step = compiled_train_step(
+            model, loss, keras.optimizers.SGD(0.1), X_SPEC, Y_SPEC
+        )
+        run_epochs(step, x, 3 * x - 1, epochs=3, batch_size=4)
+        weights.append(model.get_weights())
+    for mean_version, per_example_version in zip(*weights, strict=True):
+        np.testing.assert_allclose(
+            mean_version, per_example_version, atol=1e-7
+        )

@@ -14,15 +14,18 @@ error or a resource it could not load (any attempt to reach the network fails
 here too, since Chromium runs with background networking off and the book must
 not need the network), or when the screenshot is missing or nearly empty.
 
-A page also fails when, at 1280 px, the code of a notebook cell is wider than
-its column (its ``scrollWidth`` exceeds its ``clientWidth``), so that a reader
-would scroll sideways inside it: the column must hold the project's line
-length (79, checked on the sources by ruff and the hygiene checks) at the
-font size of ``book/_static/book.css``. The page is opened from a copy with a
-small script added that measures every cell's code after loading and reports
-the offenders on the console, each with the longest line of its block.
-(Output blocks are not measured yet: printed sources and long messages in
-several chapters still need to be brought to the column first.)
+A page also fails when, at 1280 px, a block of code or of printed output is
+wider than its column (its ``scrollWidth`` exceeds its ``clientWidth``), so
+that a reader would scroll sideways inside it: a notebook cell's code or
+output, a code block of a Markdown page, a table (its scrolling container).
+Code must fit at the project's line length (79, checked on the sources by ruff
+and the hygiene checks) at the font size of ``book/_static/book.css``; printed
+output is brought within the column where it is printed. Blocks that the style
+sheet wraps on purpose (error reports, the messages of the error index, and the
+output of cells tagged ``wrap-output``) do not scroll, so they pass. The page
+is opened from a copy with a small script added that measures every such block
+after loading and reports the offenders on the console, each with the longest
+line of its block.
 """
 
 import json
@@ -63,8 +66,15 @@ BAD = (
 )
 MIN_PNG_BYTES = 20_000  # a blank 1280x1600 page compresses to far less
 
-#: What the measuring script measures: the code of notebook cells.
-MEASURED = "div.cell_input pre"
+#: What the measuring script measures: code, printed output and tables.
+MEASURED = ", ".join(
+    [
+        "div.cell_input pre",
+        "div.cell_output pre",
+        "div.highlight pre",
+        "div.pst-scrollable-table-container",
+    ]
+)
 
 _MEASURE = """<script>
 window.addEventListener("load", () => {
@@ -101,7 +111,7 @@ def wide_blocks(console):
             payload = line.split("WIDE-BLOCKS ", 1)[1]
             payload = payload[: payload.rindex("]") + 1]
             return [
-                f"code block scrolls by {pixels} px; its longest line: "
+                f"block scrolls by {pixels} px; its longest line: "
                 f"{text[:70]!r}"
                 for pixels, text in json.loads(payload)
             ]
