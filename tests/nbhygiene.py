@@ -326,6 +326,50 @@ def check_legacy_declared(nb):
     return []
 
 
+def check_exercise_solutions(nb):
+    """Once a chapter has worked solutions, every exercise has one.
+
+    Exercises are the numbered items (``1. ...``) of markdown cells from the
+    ``## Exercises`` heading on; solutions are code cells tagged
+    ``solution``. Each solution is also tagged ``hide-cell`` (folded on the
+    page) and asserts its result, so that the test run checks it. A chapter
+    with no solution cell yet is left to the advice of ``nbcheck``.
+    """
+    cells = nb.get("cells", [])
+    start = next(
+        (
+            index
+            for index, cell in enumerate(cells)
+            if cell.get("cell_type") == "markdown"
+            and re.search(r"^## Exercises\s*$", _source(cell), re.MULTILINE)
+        ),
+        None,
+    )
+    solutions = [
+        (index, cell)
+        for index, cell in _code_cells(nb)
+        if "solution" in _tags(cell)
+    ]
+    if start is None or not solutions:
+        return []
+    exercises = sum(
+        len(re.findall(r"^\d+\. ", _source(cell), re.MULTILINE))
+        for cell in cells[start:]
+        if cell.get("cell_type") == "markdown"
+    )
+    problems = []
+    if len(solutions) != exercises:
+        problems.append(
+            f"{exercises} exercise(s) but {len(solutions)} solution cell(s)"
+        )
+    for index, cell in solutions:
+        if "hide-cell" not in _tags(cell):
+            problems.append(f"cell {index}: solution not tagged hide-cell")
+        if not re.search(r"^\s*(assert\b|np\.testing\.)", _source(cell), re.M):
+            problems.append(f"cell {index}: solution asserts nothing")
+    return problems
+
+
 NOTEBOOK_CHECKS = (
     check_title,
     check_template,
@@ -339,6 +383,7 @@ NOTEBOOK_CHECKS = (
     check_ignore_reasons,
     check_legacy_declared,
     check_code_width,
+    check_exercise_solutions,
 )
 
 

@@ -235,3 +235,28 @@ def test_a_bar_without_timing_is_caught_and_a_table_border_is_not():
     )
     nb = notebook(code("model.summary()", 1, [table]))
     assert nbhygiene.check_volatile(nb) == []
+
+
+def test_exercises_need_folded_asserting_solutions_once_there_are_any():
+    def with_solutions(*solutions):
+        nb = clean()
+        nb.cells[-1] = new_markdown_cell(
+            "## Summary\n\nDone.\n\n## Exercises\n\n1. Try it.\n2. And this."
+        )
+        nb.cells.extend(solutions)
+        return nb
+
+    # No solution cell yet: left to nbcheck's advice.
+    assert nbhygiene.check_exercise_solutions(with_solutions()) == []
+    good = code("assert 1 + 1 == 2", 3, tags=["solution", "hide-cell"])
+    assert nbhygiene.check_exercise_solutions(with_solutions(good, good)) == []
+    # One solution for two exercises.
+    assert nbhygiene.check_exercise_solutions(with_solutions(good))
+    # Not folded, or asserting nothing.
+    shown = code("assert True", 3, tags=["solution"])
+    silent = code("print(2)", 4, tags=["solution", "hide-cell"])
+    problems = nbhygiene.check_exercise_solutions(
+        with_solutions(shown, silent)
+    )
+    assert any("hide-cell" in p for p in problems)
+    assert any("asserts nothing" in p for p in problems)
