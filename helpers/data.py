@@ -60,10 +60,11 @@ def _check_test_size(test_size):
 def diabetes(test_size=0.25, seed=0):
     """scikit-learn's diabetes data, split, standardised on the training part.
 
-    Features and target are both standardised with the mean and standard
-    deviation of the *training* part only, so nothing about the test part
-    leaks into training. The target has shape ``(n, 1)``, the shape of a
-    one-output Keras model's prediction.
+    The raw values are loaded (``scaled=False``: scikit-learn's own scaling
+    uses statistics of all 442 patients), then features and target are
+    standardised with the mean and standard deviation of the *training* part
+    only, so nothing about the test part leaks into training. The target has
+    shape ``(n, 1)``, the shape of a one-output Keras model's prediction.
 
     Parameters
     ----------
@@ -82,7 +83,7 @@ def diabetes(test_size=0.25, seed=0):
     from sklearn.model_selection import train_test_split
 
     test_size, seed = _check_test_size(test_size), _check_seed(seed)
-    x, y = load_diabetes(return_X_y=True)
+    x, y = load_diabetes(return_X_y=True, scaled=False)
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_size, random_state=seed
     )

@@ -152,3 +152,20 @@ def test_is_int_at_least(value, minimum, expected):
     from helpers.checks import is_int_at_least
 
     assert is_int_at_least(value, minimum) is expected
+
+
+def test_diabetes_loads_the_raw_values(monkeypatch):
+    # scikit-learn's scaled=True would use all patients' statistics, the
+    # test part's included.
+    import sklearn.datasets
+
+    calls = []
+    real = sklearn.datasets.load_diabetes
+
+    def recording(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(sklearn.datasets, "load_diabetes", recording)
+    data.diabetes()
+    assert calls and calls[0].get("scaled") is False
