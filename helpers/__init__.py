@@ -31,7 +31,14 @@ Everything else lives in submodules:
   3).
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`,
   :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time warping in a
-  TensorFlow graph (worked example 4).
+  TensorFlow graph, fast (worked example 5 and its appendix).
+* :mod:`helpers.warping` -- :func:`dtw_by_diagonals`, :func:`frame_costs`,
+  :func:`accumulate_by_diagonals`, :func:`soft_dtw_backward`,
+  :func:`soft_dtw_divergence`: the same recursions written to be read
+  (worked example 5).
+* :mod:`helpers.wrapping` -- :func:`frozen_graph_function`,
+  :class:`GraphLayer`, :func:`load_checkpoint_weights`, :class:`ModuleLayer`:
+  existing TensorFlow inside Keras models (chapter 6).
 * :mod:`helpers.checks` -- :func:`is_int_at_least`, the argument check the
   helpers share.
 * :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`,

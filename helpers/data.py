@@ -10,7 +10,7 @@ change is made once.
   classes), scaled to ``[0, 1]``, with a stratified split (worked example 3).
 - :func:`japanese_vowels`: sktime's bundled JapaneseVowels speaker data
   (9 speakers, 12 features per frame, 7 to 29 frames), padded, with lengths
-  (worked example 4).
+  (worked examples 4 and 5).
 - :func:`wave` and :func:`dense_initial_weights`: a small synthetic
   regression problem and fixed starting weights, which two separate Python
   processes can rebuild identically (worked example 2 compares TensorFlow 1 and
@@ -163,7 +163,7 @@ def japanese_vowels(standardize=True):
     standardize : bool
         Scale every feature to mean 0 and standard deviation 1 over the valid
         frames of the *training* set (padding excluded). Nearest-neighbour DTW
-        in worked example 4 uses the raw values (``standardize=False``), as the
+        in worked example 5 uses the raw values (``standardize=False``), as the
         published benchmark does.
 
     Returns

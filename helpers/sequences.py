@@ -1,5 +1,5 @@
-"""Dynamic time warping inside TensorFlow graphs (worked example 4,
-variable-length sequences).
+"""Dynamic time warping inside TensorFlow graphs, fast (worked example 5 and
+its appendix).
 
 - :func:`dtw`: the minimal accumulated cost over warping paths, batched.
 - :func:`soft_dtw`: its smoothed, differentiable relative (Cuturi & Blondel,
@@ -12,11 +12,12 @@ Both batched functions compare ``x[b]`` with ``y[b]`` for every ``b``. Frame
 cost is the squared Euclidean distance. The recursion runs as a wavefront over
 the anti-diagonals of the cost matrix in a ``tf.while_loop``, each step
 vectorised over the diagonal and the batch (batch last in memory). Three
-arrangements make it fast (worked example 4 explains them): the sequences are
-reversed in time so that every pair ends in the same cell, whatever its
-lengths; the cost matrix is read diagonal by diagonal through a reshaped view
-of the same memory, never copied; and soft-DTW's gradient is the backward
-recursion of Cuturi & Blondel, not automatic differentiation of the loop.
+arrangements make it fast (the appendix to worked example 5 explains them):
+the sequences are reversed in time so that every pair ends in the same cell,
+whatever its lengths; the cost matrix is read diagonal by diagonal through a
+reshaped view of the same memory, never copied; and soft-DTW's gradient is
+the backward recursion of Cuturi & Blondel, not automatic differentiation of
+the loop.
 Everything is compiled with XLA, once per shape and dtype, so a plain eager
 call is already fast; the functions also work inside a ``tf.function`` (with
 open shapes too, more slowly) and under ``jit_compile=True``.
@@ -231,7 +232,7 @@ def _frames(x, y, x_lengths, y_lengths, rows, columns):
         tf.reverse(tf.transpose(y, [2, 1, 0]), [1]),
         [[0, 0], [columns - steps_y, 0], [0, 0]],
     )
-    return _materialized(x_t, x_lengths), _materialized(y_t, x_lengths)
+    return _materialized(x_t, x_lengths), _materialized(y_t, y_lengths)
 
 
 def _costs(x_t, y_t, x_lengths, y_lengths, rows, columns):
@@ -278,14 +279,13 @@ def _cells(x_lengths, y_lengths, rows, columns):
         first_i - 1 - i,
         first_j - 1 - j,
     )
-    # along row 0
     chain = (
         (back_i >= 0)
         & (back_j >= 0)
         & (
-            (back_i == back_j)
+            (back_i == back_j)  # diagonally
             | ((back_j == first_j - 1) & (back_i > back_j))  # along column 0
-            | ((back_i == first_i - 1) & (back_j > back_i))
+            | ((back_i == first_i - 1) & (back_j > back_i))  # along row 0
         )
     )
     return inside, chain
@@ -642,9 +642,8 @@ def _soft_dtw_gradients_program(
     """Gradients of ``sum(upstream * values)`` from the forward pass's
     ``history``: backward recursion, then chain rule."""
     rows, columns = _grid(*_steps(x, y))
-    with (
-        tf.GradientTape() as tape
-    ):  # only the cheap rearrangement of the frames is taped
+    # only the cheap rearrangement of the frames is taped
+    with tf.GradientTape() as tape:
         tape.watch([x, y])
         x_t, y_t = _frames(x, y, x_lengths, y_lengths, rows, columns)
     costs = _costs(x_t, y_t, x_lengths, y_lengths, rows, columns)
@@ -781,9 +780,9 @@ def dtw(x, y, x_lengths=None, y_lengths=None):
     )
 
 
-# : Pairs per call of :func:`dtw` in :func:`dtw_all_pairs`: large enough to
-# keep the loop's fixed costs
-#: small, small enough for the cost matrices to stay in the processor's cache.
+#: Pairs per call of :func:`dtw` in :func:`dtw_all_pairs`: large enough to
+#: keep the loop's fixed costs small, small enough for the cost matrices to
+#: stay in the processor's cache.
 _PAIRS_PER_CALL = 1024
 
 

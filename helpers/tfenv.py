@@ -17,6 +17,8 @@ Two groups:
   book's in their last digits).
 """
 
+import contextlib
+import logging
 import os
 import platform
 import sys
@@ -183,3 +185,32 @@ def quiet_tf_python_logger():
     logger = tf.get_logger()
     logger.setLevel(logging.WARNING)
     return logger
+
+
+@contextlib.contextmanager
+def tf_log_to_stdout(name="tensorflow"):
+    """Send a Python logger's records to stdout inside a ``with`` block.
+
+    TensorFlow's warnings (retracing, deprecations) normally go to stderr,
+    which the book keeps empty; inside this block they appear in the cell's
+    output, as ``WARNING:tensorflow:<message>``, so a chapter can show them.
+    ``name`` picks another logger: ``"absl"`` is the one Keras' saving code
+    warns through. The logger's handlers are restored afterwards, also after
+    an error.
+    """
+    if name == "tensorflow":
+        import tensorflow as tf  # here: importing tfenv must not load TF
+
+        logger = tf.get_logger()
+    else:
+        logger = logging.getLogger(name)
+    saved = logger.handlers[:], logger.propagate
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(f"%(levelname)s:{name}:%(message)s")
+    )
+    logger.handlers, logger.propagate = [handler], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved

@@ -239,3 +239,28 @@ def test_without_defaults_drops_every_variable_we_may_set_and_keeps_the_rest():
     env = {"PATH": "/bin", "XLA_FLAGS": "--x", tfenv.SWITCH: "0"}
     tfenv.apply_tf_env_defaults(env, machine="x86_64")
     assert tfenv.without_defaults(env) == {"PATH": "/bin"}
+
+
+def test_tf_log_to_stdout_shows_warnings_and_restores_the_handlers(capsys):
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    before = logger.handlers[:]
+    with tfenv.tf_log_to_stdout():
+        logger.warning("retraced %d times", 5)
+    assert capsys.readouterr().out == "WARNING:tensorflow:retraced 5 times\n"
+    assert logger.handlers == before
+    with pytest.raises(RuntimeError), tfenv.tf_log_to_stdout():
+        raise RuntimeError("inside the block")
+    assert logger.handlers == before
+
+
+def test_tf_log_to_stdout_takes_another_logger(capsys):
+    import logging
+
+    logger = logging.getLogger("absl")
+    before = logger.handlers[:], logger.propagate
+    with tfenv.tf_log_to_stdout("absl"):
+        logger.warning("legacy format")
+    assert capsys.readouterr().out == "WARNING:absl:legacy format\n"
+    assert (logger.handlers[:], logger.propagate) == before

@@ -1,0 +1,219 @@
+"""Dynamic time warping written to be read (worked example 5).
+
+- :func:`dtw_by_diagonals`: DTW (or soft-DTW) of ``x[b]`` against ``y[b]``:
+  :func:`frame_costs`, then :func:`accumulate_by_diagonals`, a
+  ``tf.function`` whose loop runs over the anti-diagonals of the cost matrix,
+  one diagonal of the whole batch per pass.
+- :func:`soft_dtw_backward`: soft-DTW's value, its expected alignment and its
+  gradient for one pair, by the forward and backward recursions of Cuturi &
+  Blondel (2017), as plain NumPy double loops.
+- :func:`soft_dtw_divergence`: the soft-DTW divergence, zero when the two
+  sequences are equal (Blondel, Mensch & Vert, 2021).
+
+:mod:`helpers.sequences` computes the same quantities much faster; the tests
+check that both give the same values.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from helpers.sequences import soft_dtw
+
+__all__ = [
+    "accumulate_by_diagonals",
+    "dtw_by_diagonals",
+    "frame_costs",
+    "hard_min",
+    "soft_min",
+    "soft_dtw_backward",
+    "soft_dtw_divergence",
+]
+
+
+def hard_min(a, b, c):
+    """The elementwise minimum of three tensors: DTW's step."""
+    return tf.minimum(tf.minimum(a, b), c)
+
+
+def soft_min(gamma):
+    """The soft minimum ``-gamma * log(sum(exp(-v / gamma)))``: soft-DTW's
+    step. ``gamma`` must be a positive number."""
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        raise TypeError(
+            f"gamma must be a positive number, got {type(gamma).__name__}; "
+            "e.g. soft_min(1.0)."
+        )
+    if not gamma > 0:
+        raise ValueError(
+            f"gamma must be strictly positive, got {gamma!r}; use hard_min "
+            "for gamma -> 0."
+        )
+
+    def combine(a, b, c):
+        stacked = tf.stack([a, b, c]) / -gamma
+        return -gamma * tf.reduce_logsumexp(stacked, axis=0)
+
+    return combine
+
+
+def frame_costs(x, y):
+    """``cost[i, j, b]``: squared distance of frame ``i`` of ``x[b]`` to
+    frame ``j`` of ``y[b]`` (batch last, so that a diagonal is ``[cells,
+    batch]``)."""
+    cost = tf.reduce_sum(tf.square(x[:, :, None] - y[:, None, :]), axis=-1)
+    return tf.transpose(cost, [1, 2, 0])
+
+
+@tf.function(reduce_retracing=True)
+def accumulate_by_diagonals(cost, x_lengths, y_lengths, combine=hard_min):
+    """``R[x_length - 1, y_length - 1]`` of every pair, from ``cost`` as
+    :func:`frame_costs` makes it; see :func:`dtw_by_diagonals`."""
+    steps_x, steps_y = tf.shape(cost)[0], tf.shape(cost)[1]
+    i = tf.range(steps_x)  # a diagonal is stored by row: cell (i, k - i)
+    inf = tf.fill(tf.shape(cost[:1, 0]), tf.constant(np.inf, cost.dtype))
+    # inf: one row of infinities, [1, batch]. The diagonals before the first,
+    # with a row -1 in front: diagonal -2 holds only R[-1, -1] = 0, where
+    # every path starts; diagonal -1 is all infinite.
+    before = tf.concat([tf.zeros_like(inf), tf.repeat(inf, steps_x, 0)], 0)
+    previous = tf.repeat(inf, steps_x + 1, 0)
+    answer = inf[0]
+    for k in tf.range(steps_x + steps_y - 1):
+        j = k - i
+        on_grid = (j >= 0) & (j < steps_y)
+        # clipped to stay in range; cells off the grid become inf next
+        index = tf.stack([i, tf.clip_by_value(j, 0, steps_y - 1)], axis=1)
+        here = tf.where(on_grid[:, None], tf.gather_nd(cost, index), inf)
+        # R[i - 1, j], R[i, j - 1], R[i - 1, j - 1]
+        current = here + combine(previous[:-1], previous[1:], before[:-1])
+        before, previous = previous, tf.concat([inf, current], 0)
+        # a pair's last cell (x_length - 1, y_length - 1) is on this diagonal
+        # when k == x_length + y_length - 2: take current[x_length - 1, b]
+        last = tf.gather(tf.transpose(current), x_lengths - 1, batch_dims=1)
+        answer = tf.where(k == x_lengths + y_lengths - 2, last, answer)
+    return answer
+
+
+def dtw_by_diagonals(x, y, x_lengths=None, y_lengths=None, combine=hard_min):
+    """DTW cost of ``x[b]`` against ``y[b]``, one anti-diagonal per pass.
+
+    ``R[i, j] = cost(x_i, y_j) + min(R[i-1, j], R[i, j-1], R[i-1, j-1])``,
+    with the squared Euclidean distance as ``cost``, and the answer is
+    ``R[x_length - 1, y_length - 1]``. Every cell of anti-diagonal ``k``
+    (``i + j = k``) depends only on diagonals ``k - 1`` and ``k - 2``, so the
+    loop computes one whole diagonal, for the whole batch, per pass.
+
+    Parameters
+    ----------
+    x, y : float tensors ``[batch, time, features]``
+        Padded at the end; the padding's content is never read into a
+        pair's answer.
+    x_lengths, y_lengths : int tensors ``[batch]``, optional
+        True lengths (default: the full time axis).
+    combine : function of three tensors
+        :func:`hard_min` for DTW, ``soft_min(gamma)`` for soft-DTW.
+
+    Returns
+    -------
+    tensor ``[batch]``
+    """
+    x = tf.convert_to_tensor(x)
+    y = tf.convert_to_tensor(y, x.dtype)
+    if x.shape.rank != 3 or y.shape.rank != 3:
+        raise ValueError(
+            "x and y must have shape [batch, time, features], got "
+            f"{x.shape} and {y.shape}; for one sequence use x[None]."
+        )
+    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
+        raise ValueError(
+            f"x {x.shape} and y {y.shape} must agree in batch and features; "
+            "to compare every x with every y, use "
+            "helpers.sequences.dtw_all_pairs."
+        )
+    full = tf.ones([x.shape[0]], tf.int32)
+    x_lengths = full * x.shape[1] if x_lengths is None else x_lengths
+    y_lengths = full * y.shape[1] if y_lengths is None else y_lengths
+    x_lengths = tf.cast(x_lengths, tf.int32)
+    y_lengths = tf.cast(y_lengths, tf.int32)
+    for name, lengths, steps in [
+        ("x_lengths", x_lengths, x.shape[1]),
+        ("y_lengths", y_lengths, y.shape[1]),
+    ]:
+        if np.any(lengths.numpy() < 1) or np.any(lengths.numpy() > steps):
+            raise ValueError(
+                f"{name} must lie between 1 and the time axis ({steps}); "
+                "pass each sequence's true length."
+            )
+    return accumulate_by_diagonals(
+        frame_costs(x, y), x_lengths, y_lengths, combine
+    )
+
+
+def soft_dtw_backward(x, y, gamma):
+    """Soft-DTW of one pair, with its gradient by the backward recursion.
+
+    ``x`` is ``[T, features]``, ``y`` is ``[U, features]`` (NumPy).
+
+    Returns
+    -------
+    value : float
+        ``R[T, U]`` of the forward recursion.
+    alignment : ndarray ``[T, U]``
+        ``E[i, j]``, the derivative of the value with respect to the cost of
+        cell ``(i, j)``: how much of the soft path runs through that cell.
+    gradient : ndarray ``[T, features]``
+        The derivative of the value with respect to ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(
+            "soft_dtw_backward takes two sequences [time, features] with the "
+            f"same number of features, got shapes {x.shape} and {y.shape}."
+        )
+    if not gamma > 0:
+        raise ValueError(f"gamma must be strictly positive, got {gamma!r}.")
+    T, U = len(x), len(y)
+    cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+    # Forward: R[i, j] for cell (i - 1, j - 1), with a border of inf.
+    R = np.full((T + 2, U + 2), np.inf)
+    R[0, 0] = 0.0
+    for i in range(1, T + 1):
+        for j in range(1, U + 1):
+            three = -np.array([R[i - 1, j], R[i, j - 1], R[i - 1, j - 1]])
+            top = np.max(three / gamma)
+            soft = -gamma * (top + np.log(np.exp(three / gamma - top).sum()))
+            R[i, j] = cost[i - 1, j - 1] + soft
+    # Backward: E[i, j] = sum over the three cells that R[i, j] feeds of
+    # E[that cell] * (how strongly R[i, j] counts in its soft minimum).
+    # A border of -inf gives weight exp(-inf) = 0; the copy of R[T, U] in
+    # the corner gives cell (T, U) weight exp(0) = 1, so E[T, U] = 1.
+    E = np.zeros((T + 2, U + 2))
+    E[T + 1, U + 1] = 1.0
+    R[T + 1, :], R[:, U + 1] = -np.inf, -np.inf
+    R[T + 1, U + 1] = R[T, U]
+    cost_with_border = np.zeros((T + 2, U + 2))
+    cost_with_border[1 : T + 1, 1 : U + 1] = cost
+    for i in range(T, 0, -1):
+        for j in range(U, 0, -1):
+            for di, dj in [(1, 0), (0, 1), (1, 1)]:
+                after = (i + di, j + dj)
+                share = R[after] - R[i, j] - cost_with_border[after]
+                E[i, j] += E[after] * np.exp(share / gamma)
+    alignment = E[1 : T + 1, 1 : U + 1]
+    # cost(i, j) = |x_i - y_j|^2, so d cost / d x_i = 2 (x_i - y_j)
+    gradient = 2 * (alignment.sum(1)[:, None] * x - alignment @ y)
+    return float(R[T, U]), alignment, gradient
+
+
+def soft_dtw_divergence(x, y, gamma=1.0, x_lengths=None, y_lengths=None):
+    """``soft_dtw(x, y) - (soft_dtw(x, x) + soft_dtw(y, y)) / 2``, batched.
+
+    Soft-DTW itself is not smallest at ``x = y`` (``soft_dtw(y, y)`` is
+    negative and its gradient there is not zero); the divergence is 0 at
+    ``x = y`` and positive elsewhere. Arguments as
+    :func:`helpers.sequences.soft_dtw`.
+    """
+    return soft_dtw(x, y, gamma, x_lengths, y_lengths) - 0.5 * (
+        soft_dtw(x, x, gamma, x_lengths, x_lengths)
+        + soft_dtw(y, y, gamma, y_lengths, y_lengths)
+    )

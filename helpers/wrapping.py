@@ -1,0 +1,248 @@
+"""Existing TensorFlow inside Keras models (the chapter "From TensorFlow into
+Keras").
+
+- :func:`read_graph_def`: a frozen ``GraphDef`` from a ``.pb`` file.
+- :func:`frozen_graph_function`: a frozen graph cut down to a
+  ``ConcreteFunction`` from named inputs to named outputs.
+- :class:`GraphLayer`: such a function as a Keras layer (no weights).
+- :func:`load_checkpoint_weights`: a TF1 checkpoint's variables assigned to
+  Keras weights by a name map, every name and shape checked.
+- :class:`ModuleLayer`: a ``tf.Module`` as a Keras layer whose
+  ``tf.Variable``\\ s Keras tracks and trains.
+"""
+
+import difflib
+
+import keras
+import tensorflow as tf
+
+__all__ = [
+    "GraphLayer",
+    "ModuleLayer",
+    "frozen_graph_function",
+    "load_checkpoint_weights",
+    "read_graph_def",
+]
+
+
+def read_graph_def(path):
+    """The ``tf.compat.v1.GraphDef`` stored in a binary ``.pb`` file."""
+    graph_def = tf.compat.v1.GraphDef()
+    with open(path, "rb") as file:
+        graph_def.ParseFromString(file.read())
+    return graph_def
+
+
+def _tensor_name(name):
+    return name if ":" in name else f"{name}:0"
+
+
+def _check_names(graph_def, names, role):
+    ops = {node.name: node.op for node in graph_def.node}
+    for name in names:
+        op_name = _tensor_name(name).split(":")[0]
+        if op_name in ops:
+            continue
+        placeholders = [n for n, op in ops.items() if op == "Placeholder"]
+        close = difflib.get_close_matches(op_name, list(ops), n=3)
+        raise ValueError(
+            f"{role} {name!r}: the graph has no op {op_name!r}. Similar "
+            f"names: {close}; its placeholders: {placeholders}. List every "
+            "op with [node.name for node in graph_def.node]."
+        )
+
+
+def frozen_graph_function(graph_def, inputs, outputs):
+    """A frozen graph as a ``ConcreteFunction`` from ``inputs`` to
+    ``outputs``.
+
+    The graph is imported into a ``tf.compat.v1.wrap_function`` (a TF1-style
+    graph that TF2 can call), then pruned to what lies between the named
+    tensors: the pattern of TensorFlow's own ``function_from_graph_def``
+    (``tensorflow/python/eager/wrap_function.py``).
+
+    Parameters
+    ----------
+    graph_def : tf.compat.v1.GraphDef
+        A frozen graph: variables folded into constants.
+    inputs, outputs : list of str
+        Tensor names, ``"op:0"``; a bare op name means its output 0.
+
+    Returns
+    -------
+    ConcreteFunction
+        Called with one tensor per input, returns a list of tensors.
+
+    Raises
+    ------
+    ValueError
+        A name is not in the graph (the message lists similar names and the
+        graph's placeholders).
+    """
+    if isinstance(inputs, str) or isinstance(outputs, str):
+        raise TypeError(
+            "inputs and outputs are lists of tensor names, e.g. "
+            '["pixels:0"]; wrap a single name in a list.'
+        )
+    _check_names(graph_def, inputs, "input")
+    _check_names(graph_def, outputs, "output")
+
+    def import_graph():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(import_graph, [])
+    graph = wrapped.graph
+    return wrapped.prune(
+        feeds=[graph.get_tensor_by_name(_tensor_name(n)) for n in inputs],
+        fetches=[graph.get_tensor_by_name(_tensor_name(n)) for n in outputs],
+    )
+
+
+class GraphLayer(keras.layers.Layer):
+    """A one-input, one-output function of
+    :func:`frozen_graph_function` as a Keras layer.
+
+    The frozen graph holds constants, not variables, so the layer has no
+    weights and nothing in it trains. It cannot be saved to ``.keras`` (the
+    function is not a config): export the model as a SavedModel, or rebuild
+    the layer from the ``.pb`` file. The layer's dtype defaults to the
+    graph's input dtype, so that a mixed-precision policy does not cast its
+    input. It has no ``training`` argument: prune a graph with a dropout or
+    ``is_training`` placeholder at tensors that do not depend on it, or feed
+    it as a second input.
+    """
+
+    def __init__(self, function, **kwargs):
+        kwargs.setdefault("dtype", function.inputs[0].dtype.name)
+        super().__init__(**kwargs)
+        if len(function.inputs) != 1 or len(function.outputs) != 1:
+            raise ValueError(
+                "GraphLayer takes a function with one input and one output, "
+                f"got {len(function.inputs)} and {len(function.outputs)}; "
+                "prune with one name in each list."
+            )
+        self.function = function
+        self.expected_shape = function.inputs[0].shape
+
+    def build(self, input_shape):
+        if not self.expected_shape.is_compatible_with(input_shape):
+            raise ValueError(
+                f"{self.name}: the graph's input takes shape "
+                f"{self.expected_shape}, the layer was called on shape "
+                f"{tuple(input_shape)}. Reshape or slice the input to match; "
+                "keras.Input(shape=...) leaves out the batch axis."
+            )
+
+    def call(self, inputs):
+        return self.function(inputs)[0]
+
+    def compute_output_shape(self, input_shape):
+        shape = self.function.outputs[0].shape.as_list()
+        return (input_shape[0], *shape[1:])
+
+
+def load_checkpoint_weights(checkpoint, mapping, ignore=()):
+    """Assign a checkpoint's variables to Keras weights.
+
+    Parameters
+    ----------
+    checkpoint : str
+        The checkpoint's prefix (what ``Saver.save`` returned).
+    mapping : dict
+        Checkpoint variable name -> Keras variable (``layer.kernel``, ...).
+    ignore : iterable of str
+        Checkpoint variables deliberately left out (an optimizer's slots, a
+        step counter, a head you replace).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(checkpoint name, Keras path)`` of every assignment, in order.
+        Values are assigned as they are: a dtype that differs is cast by
+        ``assign``. A TF2 object-based checkpoint also lists
+        ``_CHECKPOINTABLE_OBJECT_GRAPH``; pass it in ``ignore``.
+
+    Raises
+    ------
+    ValueError
+        A checkpoint variable is neither mapped nor ignored; a mapped name is
+        not in the checkpoint; or the shapes differ.
+    """
+    reader = tf.train.load_checkpoint(checkpoint)
+    shapes = dict(tf.train.list_variables(checkpoint))
+    ignore = set(ignore)
+    unknown = sorted(set(mapping) - set(shapes))
+    if unknown:
+        raise ValueError(
+            f"not in the checkpoint: {unknown}. Its variables are "
+            f"{sorted(shapes)} (tf.train.list_variables(checkpoint))."
+        )
+    left_out = sorted(set(shapes) - set(mapping) - ignore)
+    if left_out:
+        raise ValueError(
+            f"checkpoint variables with no Keras counterpart: {left_out}. Map "
+            "each to a Keras weight, or pass them in ignore= if leaving them "
+            "out is deliberate."
+        )
+    for name, variable in mapping.items():
+        if tuple(shapes[name]) != tuple(variable.shape):
+            raise ValueError(
+                f"{name} has shape {tuple(shapes[name])} in the checkpoint "
+                f"but {variable.path} has shape {tuple(variable.shape)}. Map "
+                "it to the right weight, or transpose the value first if the "
+                "layouts differ."
+            )
+    assigned = []
+    for name, variable in mapping.items():
+        variable.assign(reader.get_tensor(name))
+        assigned.append((name, variable.path))
+    return assigned
+
+
+def _keras_name(variable):
+    # Keras variable names cannot contain "/"; drop the ":0" suffix too.
+    return variable.name.split(":")[0].replace("/", "_")
+
+
+class ModuleLayer(keras.layers.Layer):
+    """Call a ``tf.Module`` as a Keras layer, its variables tracked by Keras.
+
+    Keras' weight tracking (``layer.weights``, what ``fit`` trains, what
+    ``.keras`` files store) counts ``keras.Variable`` objects only, so a layer
+    that merely holds a module has no weights for it. Here each of the
+    module's variables is wrapped in a ``keras.Variable`` of the same dtype.
+    With the TensorFlow backend that wrapper *is* the same variable (its
+    ``.value`` is the ``tf.Variable``; with another dtype it would be a
+    copy), so training the layer trains the module. The module must have
+    created its variables already: call it once on a sample input first if
+    it creates them lazily.
+    """
+
+    def __init__(self, module, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(module, tf.Module):
+            raise TypeError(
+                "ModuleLayer wraps a tf.Module, got "
+                f"{type(module).__name__}; for a plain function, write a "
+                "keras.layers.Layer whose call() runs it."
+            )
+        if not module.variables:
+            raise ValueError(
+                f"{type(module).__name__} has no variables yet; call it once "
+                "on a sample input (so that it creates them), then wrap it."
+            )
+        self.module = module
+        with keras.name_scope(self.name):  # paths "<layer name>/<variable>"
+            # the same dtype, or keras.Variable would make a converted copy
+            self.module_variables = [
+                keras.Variable(
+                    v,
+                    trainable=v.trainable,
+                    dtype=v.dtype,
+                    name=_keras_name(v),
+                )
+                for v in module.variables
+            ]
+
+    def call(self, inputs):
+        return self.module(inputs)

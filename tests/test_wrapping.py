@@ -1,0 +1,182 @@
+"""helpers.wrapping: frozen graphs, checkpoints and tf.Modules into Keras."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers  # noqa: F401
+from helpers import wrapping
+
+
+@pytest.fixture(scope="module")
+def tf1_program(tmp_path_factory):
+    """A TF1 graph y = relu(x @ w + b), saved as a checkpoint and frozen."""
+    folder = tmp_path_factory.mktemp("tf1")
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+        with tf.compat.v1.variable_scope("layer"):
+            w = tf.compat.v1.get_variable(
+                "kernel",
+                initializer=np.arange(6.0, dtype="float32").reshape(3, 2),
+            )
+            b = tf.compat.v1.get_variable(
+                "bias", initializer=np.array([0.5, -10.0], "float32")
+            )
+        y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
+        saver = tf.compat.v1.train.Saver()
+        initialize = tf.compat.v1.global_variables_initializer()
+    inputs = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]], "float32")
+    with tf.compat.v1.Session(graph=graph) as session:
+        session.run(initialize)
+        prefix = saver.save(session, str(folder / "model"))
+        tf.get_logger().setLevel("ERROR")
+        frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+            session, graph.as_graph_def(), ["y"]
+        )
+        tf.get_logger().setLevel("WARNING")
+        outputs = session.run(y, {x: inputs})
+    path = folder / "frozen.pb"
+    path.write_bytes(frozen.SerializeToString())
+    return {"prefix": prefix, "pb": str(path), "x": inputs, "y": outputs}
+
+
+def test_frozen_graph_gives_the_session_outputs(tf1_program):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    function = wrapping.frozen_graph_function(graph_def, ["x:0"], ["y"])
+    (result,) = function(tf.constant(tf1_program["x"]))
+    np.testing.assert_array_equal(result, tf1_program["y"])
+
+
+@pytest.mark.parametrize(
+    "inputs, outputs, fix",
+    [
+        (["z:0"], ["y:0"], "placeholders: ['x']"),
+        (["x:0"], ["why:0"], "graph_def.node"),
+    ],
+)
+def test_unknown_tensor_names_list_what_the_graph_has(
+    tf1_program, inputs, outputs, fix
+):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    with pytest.raises(ValueError) as caught:
+        wrapping.frozen_graph_function(graph_def, inputs, outputs)
+    assert fix in str(caught.value)
+
+
+def test_a_single_name_must_be_in_a_list(tf1_program):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    with pytest.raises(TypeError, match=r'\["pixels:0"\]'):
+        wrapping.frozen_graph_function(graph_def, "x:0", ["y:0"])
+
+
+def test_graph_layer_in_a_functional_model(tf1_program):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    function = wrapping.frozen_graph_function(graph_def, ["x:0"], ["y:0"])
+    inputs = keras.Input(shape=(3,))
+    features = wrapping.GraphLayer(function)(inputs)
+    assert tuple(features.shape) == (None, 2)
+    model = keras.Model(inputs, keras.layers.Dense(1)(features))
+    assert len(model.trainable_weights) == 2  # the head's only
+    np.testing.assert_array_equal(
+        keras.Model(inputs, features)(tf1_program["x"]), tf1_program["y"]
+    )
+    with pytest.raises(ValueError, match="Reshape or slice"):
+        wrapping.GraphLayer(function)(keras.Input(shape=(4,)))
+
+
+def test_graph_layer_takes_one_input_and_one_output(tf1_program):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    two = wrapping.frozen_graph_function(graph_def, ["x:0"], ["y:0", "y:0"])
+    with pytest.raises(ValueError, match="one name in each list"):
+        wrapping.GraphLayer(two)
+
+
+def dense_model():
+    return keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(2, name="layer")]
+    )
+
+
+def test_checkpoint_weights_reproduce_the_session(tf1_program):
+    model = dense_model()
+    layer = model.get_layer("layer")
+    mapping = {"layer/kernel": layer.kernel, "layer/bias": layer.bias}
+    assigned = wrapping.load_checkpoint_weights(tf1_program["prefix"], mapping)
+    assert assigned == [
+        ("layer/kernel", layer.kernel.path),
+        ("layer/bias", layer.bias.path),
+    ]
+    relu = np.maximum(model(tf1_program["x"]).numpy(), 0)
+    np.testing.assert_allclose(relu, tf1_program["y"], rtol=1e-6)
+
+
+def test_checkpoint_mistakes_name_the_fix(tf1_program):
+    layer = dense_model().get_layer("layer")
+    prefix = tf1_program["prefix"]
+    with pytest.raises(ValueError, match="ignore="):
+        wrapping.load_checkpoint_weights(
+            prefix, {"layer/kernel": layer.kernel}
+        )
+    with pytest.raises(ValueError, match="list_variables"):
+        wrapping.load_checkpoint_weights(
+            prefix, {"layer/weights": layer.kernel}
+        )
+    with pytest.raises(ValueError, match="transpose"):
+        wrapping.load_checkpoint_weights(
+            prefix, {"layer/kernel": layer.bias, "layer/bias": layer.kernel}
+        )
+    before = layer.kernel.numpy().copy()
+    wrapping.load_checkpoint_weights(
+        prefix, {"layer/bias": layer.bias}, ignore=["layer/kernel"]
+    )
+    np.testing.assert_array_equal(layer.kernel.numpy(), before)
+    np.testing.assert_array_equal(layer.bias.numpy(), [0.5, -10.0])
+
+
+class Scale(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.factor = tf.Variable(2.0, name="factor")
+        self.calls = tf.Variable(0, trainable=False, name="calls")
+
+    @tf.function
+    def __call__(self, x):
+        self.calls.assign_add(1)
+        return self.factor * x
+
+
+def test_module_layer_tracks_the_same_variables_and_trains_them():
+    module = Scale()
+    layer = wrapping.ModuleLayer(module)
+    assert [w.path for w in layer.trainable_weights] == ["module_layer/factor"]
+    assert [w.path for w in layer.non_trainable_weights] == [
+        "module_layer/calls"
+    ]
+    assert layer.trainable_weights[0].value is module.factor
+    inputs = keras.Input(shape=(1,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    data = tf.data.Dataset.from_tensors((tf.ones((8, 1)), 3 * tf.ones((8, 1))))
+    model.fit(data, epochs=30, shuffle=False, verbose=0)
+    assert float(module.factor.numpy()) == pytest.approx(3.0, abs=0.01)
+
+
+def test_module_layer_wants_a_module_with_variables():
+    with pytest.raises(TypeError, match="keras.layers.Layer"):
+        wrapping.ModuleLayer(lambda x: 2 * x)
+    with pytest.raises(ValueError, match="call it once"):
+        wrapping.ModuleLayer(tf.Module())
+
+
+def test_graph_layer_keeps_the_graph_dtype_under_mixed_precision(tf1_program):
+    graph_def = wrapping.read_graph_def(tf1_program["pb"])
+    function = wrapping.frozen_graph_function(graph_def, ["x:0"], ["y:0"])
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = wrapping.GraphLayer(function)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert layer.dtype == "float32"
+    np.testing.assert_array_equal(layer(tf1_program["x"]), tf1_program["y"])
