@@ -214,3 +214,43 @@ def tf_log_to_stdout(name="tensorflow"):
         yield
     finally:
         logger.handlers, logger.propagate = saved
+
+
+def run_python(code, env=None, timeout=600):
+    """Run ``code`` in a fresh Python process; return what it printed.
+
+    For what must not share the notebook's process: legacy Keras 2
+    (``tf_keras``, or ``TF_USE_LEGACY_KERAS=1`` so that ``tf.keras`` is Keras
+    2), or TensorFlow parts that log from C++ to stderr. The process gets this
+    one's environment (so :data:`TF_ENV_DEFAULTS` apply there too) updated
+    with ``env`` (names and values are strings), and the current directory.
+    If it fails, its stderr is in the error; after ``timeout`` seconds it is
+    stopped (``subprocess.TimeoutExpired``).
+    """
+    import subprocess  # here: importing tfenv stays cheap
+
+    if not isinstance(code, str):
+        raise TypeError(
+            f"code must be Python source as a str, got {type(code).__name__}"
+        )
+    env = dict(env or {})
+    wrong = {k: v for k, v in env.items() if not isinstance(v, str)}
+    if wrong or not all(isinstance(k, str) for k in env):
+        raise TypeError(
+            "env takes strings, as the environment holds them; got "
+            f"{wrong or env}. Convert with str(), e.g. "
+            '{"OMP_NUM_THREADS": "1"}.'
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the Python process exited with {done.returncode}; the end of "
+            f"its stderr:\n{done.stderr[-2000:]}"
+        )
+    return done.stdout

@@ -12,6 +12,7 @@ Keras").
 """
 
 import difflib
+import inspect
 
 import keras
 import tensorflow as tf
@@ -204,6 +205,15 @@ def _keras_name(variable):
     return variable.name.split(":")[0].replace("/", "_")
 
 
+def _takes_training(module):
+    # A module's __call__ (a reloaded one's too) with a `training` argument.
+    try:
+        parameters = inspect.signature(module.__call__).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
+    return "training" in parameters
+
+
 class ModuleLayer(keras.layers.Layer):
     """Call a ``tf.Module`` as a Keras layer, its variables tracked by Keras.
 
@@ -216,33 +226,71 @@ class ModuleLayer(keras.layers.Layer):
     copy), so training the layer trains the module. The module must have
     created its variables already: call it once on a sample input first if
     it creates them lazily.
+
+    ``module`` may also be what ``tf.saved_model.load`` returns for a
+    *reusable SavedModel* (the TF2 Hub format): a callable object that lists
+    its ``variables`` and ``trainable_variables`` as attributes. A SavedModel
+    of a plain ``tf.Module`` does not keep that list (``variables`` is a
+    property of the class, not saved); for it, use
+    ``keras.layers.TFSMLayer(path, call_endpoint="__call__")``, which finds
+    the variables its function uses.
+
+    A reusable SavedModel may also list ``regularization_losses``: functions
+    without arguments, each returning a scalar. While the layer is trainable,
+    each call adds their values to the model's losses (``model.losses``, which
+    ``fit`` adds to the loss it minimises). If the module's ``__call__``
+    takes a ``training`` argument (modules with dropout or batch
+    normalisation do), the layer passes Keras' ``training`` on to it, as
+    ``hub.KerasLayer`` did; a layer set to ``trainable = False`` passes
+    ``training=False``. The module must have been traced for both values.
     """
 
     def __init__(self, module, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(module, tf.Module):
+        variables = getattr(module, "variables", None)
+        if not callable(module) or variables is None:
             raise TypeError(
-                "ModuleLayer wraps a tf.Module, got "
-                f"{type(module).__name__}; for a plain function, write a "
-                "keras.layers.Layer whose call() runs it."
+                "ModuleLayer wraps a tf.Module, or a reloaded SavedModel that "
+                "lists its `variables` (the TF2 Hub format); got "
+                f"{type(module).__name__} without them. For a plain function,"
+                " write a keras.layers.Layer whose call() runs it; for "
+                "another SavedModel, use keras.layers.TFSMLayer(path, "
+                'call_endpoint="__call__").'
             )
-        if not module.variables:
+        if not variables and isinstance(module, tf.Module):
             raise ValueError(
                 f"{type(module).__name__} has no variables yet; call it once "
                 "on a sample input (so that it creates them), then wrap it."
             )
+        if not variables:
+            raise ValueError(
+                f"{type(module).__name__} lists no variables, so Keras would "
+                "have nothing to train; a module without variables needs no "
+                "ModuleLayer: call it from a keras.layers.Layer's call()."
+            )
+        trainable = {id(v) for v in getattr(module, "trainable_variables", [])}
         self.module = module
+        self.takes_training = _takes_training(module)
         with keras.name_scope(self.name):  # paths "<layer name>/<variable>"
             # the same dtype, or keras.Variable would make a converted copy
             self.module_variables = [
                 keras.Variable(
                     v,
-                    trainable=v.trainable,
+                    trainable=id(v) in trainable,
                     dtype=v.dtype,
                     name=_keras_name(v),
                 )
-                for v in module.variables
+                for v in variables
             ]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # As hub.KerasLayer: a frozen module adds no losses and runs in
+        # inference mode, like a frozen BatchNormalization.
+        if self.trainable:
+            for loss in getattr(self.module, "regularization_losses", []):
+                self.add_loss(loss())
+        if self.takes_training:
+            return self.module(
+                inputs, training=bool(training and self.trainable)
+            )
         return self.module(inputs)

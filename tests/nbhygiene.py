@@ -11,6 +11,7 @@ dict ``json.load`` gives) and returns a list of problem strings; empty means
 clean. ``tests/test_nbhygiene_checks.py`` shows each one failing.
 """
 
+import ast
 import io
 import re
 import tokenize
@@ -54,7 +55,8 @@ LEGACY_CODE = re.compile(
     re.MULTILINE,
 )
 #: And the variable that selects legacy Keras, which is set as a string, so
-#: searched in the whole source.
+#: searched in the whole source -- except where it only goes to a child
+#: process, as a key of a dict written in an ``env=`` argument.
 LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
 
 
@@ -300,6 +302,40 @@ def _without_string_contents(source):
     return "".join(blanked)
 
 
+def _sets_legacy_variable(source):
+    """Whether ``source`` may set :data:`LEGACY_VARIABLE` in this process.
+
+    Not if every mention is a dict key inside an ``env=`` keyword argument
+    (``run_python(code, env={...})``, ``subprocess.run(..., env={...})``):
+    that environment is the child's. Source that does not parse counts.
+    """
+    if LEGACY_VARIABLE not in source:
+        return False
+    lines, magics = [], []
+    for line in source.splitlines(keepends=True):
+        magic = line.lstrip().startswith(("%", "!"))  # %env, !VAR=1 python
+        (magics if magic else lines).append(line)
+    if any(LEGACY_VARIABLE in line for line in magics):
+        return True
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return True
+    for_child = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "env":
+            if isinstance(node.value, ast.Dict):
+                for_child.update(id(key) for key in node.value.keys)
+    mentions = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and LEGACY_VARIABLE in node.value
+    ]
+    return any(id(node) not in for_child for node in mentions)
+
+
 def check_legacy_declared(nb):
     """TF1 mode and legacy Keras only where the notebook declares it.
 
@@ -310,7 +346,7 @@ def check_legacy_declared(nb):
         index
         for index, cell in _code_cells(nb)
         if LEGACY_CODE.search(_without_string_contents(_source(cell)))
-        or LEGACY_VARIABLE in _source(cell)
+        or _sets_legacy_variable(_source(cell))
     ]
     if used and not declared:
         return [

@@ -223,6 +223,21 @@ def test_legacy_code_in_a_string_runs_elsewhere():
     assert nbhygiene.check_legacy_declared(nb)
 
 
+def test_the_legacy_variable_for_a_child_process_only_is_not_legacy_use():
+    child = 'run_python(code, env={"TF_USE_LEGACY_KERAS": "1", "A": a})'
+    nb = notebook(code("import helpers", 1), code(child, 2))
+    assert nbhygiene.check_legacy_declared(nb) == []
+    for here in (
+        'os.environ.update({"TF_USE_LEGACY_KERAS": "1"})',
+        'env = {"TF_USE_LEGACY_KERAS": "1"}\nos.environ.update(env)',
+        'run(code, env={"TF_USE_LEGACY_KERAS": "1"})\n'
+        'os.environ["TF_USE_LEGACY_KERAS"] = "1"',
+        "%env TF_USE_LEGACY_KERAS=1",
+    ):
+        nb = notebook(code("import helpers", 1), code(here, 2))
+        assert nbhygiene.check_legacy_declared(nb), here
+
+
 def test_a_bar_without_timing_is_caught_and_a_table_border_is_not():
     bar = new_output("stream", name="stdout", text="2/10 ━━━━━━━━━━━━\n")
     assert nbhygiene.check_volatile(

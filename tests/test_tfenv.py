@@ -264,3 +264,19 @@ def test_tf_log_to_stdout_takes_another_logger(capsys):
         logger.warning("legacy format")
     assert capsys.readouterr().out == "WARNING:absl:legacy format\n"
     assert (logger.handlers[:], logger.propagate) == before
+
+
+def test_run_python_returns_stdout_and_passes_the_environment():
+    code = "import os; print(os.environ['BOOK_TEST_VALUE'])"
+    assert tfenv.run_python(code, env={"BOOK_TEST_VALUE": "42"}) == "42\n"
+
+
+def test_run_python_reports_the_failure_with_its_stderr():
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        tfenv.run_python("1 / 0")
+    with pytest.raises(TypeError, match="str"):
+        tfenv.run_python(["print(1)"])
+    with pytest.raises(TypeError, match="str()"):
+        tfenv.run_python("print(1)", env={"OMP_NUM_THREADS": 1})
+    with pytest.raises(subprocess.TimeoutExpired):
+        tfenv.run_python("import time; time.sleep(10)", timeout=0.5)

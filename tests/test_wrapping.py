@@ -166,8 +166,73 @@ def test_module_layer_tracks_the_same_variables_and_trains_them():
 def test_module_layer_wants_a_module_with_variables():
     with pytest.raises(TypeError, match="keras.layers.Layer"):
         wrapping.ModuleLayer(lambda x: 2 * x)
+    with pytest.raises(TypeError, match="keras.layers.Layer"):
+        wrapping.ModuleLayer(tf.Module())  # nothing to call
+
+    class Lazy(tf.Module):
+        def __call__(self, x):
+            return x
+
     with pytest.raises(ValueError, match="call it once"):
-        wrapping.ModuleLayer(tf.Module())
+        wrapping.ModuleLayer(Lazy())
+
+
+def _reusable_savedmodel(path, decay=None):
+    """A module saved in the TF2 Hub format: variables listed as attributes."""
+    scale = tf.Variable(2.0, name="scale")
+    count = tf.Variable(0, trainable=False, name="count")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
+    def call(x):
+        count.assign_add(1)
+        return scale * x
+
+    saved = tf.train.Checkpoint()
+    saved.__call__ = call
+    saved.variables = [scale, count]
+    saved.trainable_variables = [scale]
+    saved.regularization_losses = []
+    if decay is not None:
+        saved.regularization_losses = [
+            tf.function(lambda: decay * scale**2, input_signature=[])
+        ]
+    tf.saved_model.save(saved, str(path))
+    return tf.saved_model.load(str(path))
+
+
+def test_module_layer_trains_a_reloaded_reusable_savedmodel(tmp_path):
+    loaded = _reusable_savedmodel(tmp_path / "module")
+    layer = wrapping.ModuleLayer(loaded, name="hub")
+    assert [w.path for w in layer.trainable_weights] == ["hub/scale"]
+    assert [w.path for w in layer.non_trainable_weights] == ["hub/count"]
+    inputs = keras.Input(shape=(1,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    data = tf.data.Dataset.from_tensors((tf.ones((8, 1)), 3 * tf.ones((8, 1))))
+    model.fit(data, epochs=30, shuffle=False, verbose=0)
+    # the loaded object's own variable was trained
+    assert float(loaded.variables[0].numpy()) == pytest.approx(3.0, abs=0.01)
+
+
+def test_module_layer_refuses_a_reloaded_module_without_variables(tmp_path):
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
+    def double(x):
+        return 2 * x
+
+    saved = tf.train.Checkpoint()
+    saved.__call__ = double
+    saved.variables, saved.trainable_variables = [], []
+    tf.saved_model.save(saved, str(tmp_path / "stateless"))
+    loaded = tf.saved_model.load(str(tmp_path / "stateless"))
+    with pytest.raises(ValueError, match="lists no variables"):
+        wrapping.ModuleLayer(loaded)
+
+
+def test_module_layer_names_tfsmlayer_for_a_plain_savedmodel(tmp_path):
+    tf.saved_model.save(Scale(), str(tmp_path / "plain"))
+    loaded = tf.saved_model.load(str(tmp_path / "plain"))
+    with pytest.raises(TypeError, match="TFSMLayer"):
+        wrapping.ModuleLayer(loaded)
 
 
 def test_graph_layer_keeps_the_graph_dtype_under_mixed_precision(tf1_program):
@@ -180,3 +245,57 @@ def test_graph_layer_keeps_the_graph_dtype_under_mixed_precision(tf1_program):
         keras.mixed_precision.set_global_policy("float32")
     assert layer.dtype == "float32"
     np.testing.assert_array_equal(layer(tf1_program["x"]), tf1_program["y"])
+
+
+def test_module_layer_adds_the_modules_regularization_losses(tmp_path):
+    loaded = _reusable_savedmodel(tmp_path / "module", decay=0.25)
+    layer = wrapping.ModuleLayer(loaded)
+    inputs = keras.Input(shape=(1,))
+    model = keras.Model(inputs, layer(inputs))
+    model(tf.ones((2, 1)))
+    assert [float(loss) for loss in model.losses] == [0.25 * 2.0**2]
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    data = tf.data.Dataset.from_tensors((tf.ones((8, 1)), 3 * tf.ones((8, 1))))
+    history = model.fit(data, epochs=1, shuffle=False, verbose=0).history
+    logged = history["loss"][0]
+    assert logged == pytest.approx((3.0 - 2.0) ** 2 + 1.0)  # mse + decay
+    layer.trainable = False  # as hub.KerasLayer: a frozen module adds none
+    model(tf.ones((2, 1)))
+    assert model.losses == []
+
+
+def _module_with_dropout(path):
+    """A reusable SavedModel whose __call__ takes `training` (dropout)."""
+    scale = tf.Variable(1.0, name="scale")
+
+    @tf.function
+    def call(x, training=False):
+        if training:
+            x = tf.nn.dropout(x, rate=0.5, seed=1)
+        return scale * x
+
+    for mode in (True, False):  # trace both, as the TF2 Hub format asks
+        call.get_concrete_function(tf.TensorSpec([None, 100]), training=mode)
+    saved = tf.train.Checkpoint()
+    saved.__call__ = call
+    saved.variables = saved.trainable_variables = [scale]
+    saved.regularization_losses = []
+    tf.saved_model.save(saved, str(path))
+    return tf.saved_model.load(str(path))
+
+
+def test_module_layer_passes_training_on_like_hub_keras_layer(tmp_path):
+    layer = wrapping.ModuleLayer(_module_with_dropout(tmp_path / "m"))
+    ones = tf.ones((4, 100))
+    assert layer.takes_training
+
+    def zeroed(**kwargs):
+        return float(
+            tf.reduce_mean(tf.cast(layer(ones, **kwargs) == 0, "float32"))
+        )
+
+    assert zeroed() == 0.0 and zeroed(training=False) == 0.0
+    assert 0.3 < zeroed(training=True) < 0.7
+    layer.trainable = False  # frozen: inference mode, as hub.KerasLayer
+    assert zeroed(training=True) == 0.0
+    assert not wrapping.ModuleLayer(Scale()).takes_training
