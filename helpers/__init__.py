@@ -37,8 +37,9 @@ Everything else lives in submodules:
   :func:`soft_dtw_divergence`: the same recursions written to be read
   (worked example 5).
 * :mod:`helpers.wrapping` -- :func:`frozen_graph_function`,
-  :class:`GraphLayer`, :func:`load_checkpoint_weights`, :class:`ModuleLayer`:
-  existing TensorFlow inside Keras models (chapter 6).
+  :class:`GraphLayer`, :func:`load_checkpoint_weights`, :class:`ModuleLayer`,
+  :func:`save_hub_module`: existing TensorFlow inside Keras models (chapter
+  6).
 * :mod:`helpers.checks` -- :func:`is_int_at_least`, the argument check the
   helpers share.
 * :mod:`helpers.timing` -- :func:`step_timings`, :func:`tracing_counts`,

@@ -205,6 +205,58 @@ def _keras_name(variable):
     return variable.name.split(":")[0].replace("/", "_")
 
 
+def save_hub_module(
+    path,
+    function,
+    variables,
+    trainable_variables=None,
+    regularization_losses=(),
+):
+    """Save ``function`` as a module in the TF2 Hub format (a reusable
+    SavedModel).
+
+    The saved object is callable (its ``__call__`` is ``function``, a
+    ``tf.function``) and lists ``variables``, ``trainable_variables`` (all of
+    ``variables`` unless given) and ``regularization_losses`` (functions
+    without arguments, each a ``tf.function`` with ``input_signature=[]``
+    returning a scalar) as attributes, which ``hub.KerasLayer`` and
+    :class:`ModuleLayer` read after ``tf.saved_model.load``. ``function`` must
+    be traced: give it an ``input_signature``, or call it (or
+    ``get_concrete_function``) once for every input it should take, e.g. for
+    ``training=True`` and ``training=False``.
+    """
+    if not isinstance(function, tf.types.experimental.PolymorphicFunction):
+        raise TypeError(
+            f"function must be a tf.function, got {type(function).__name__}; "
+            "decorate it with @tf.function(input_signature=[...])."
+        )
+    if (
+        function.input_signature is None
+        and function.experimental_get_tracing_count() == 0
+    ):
+        raise ValueError(
+            "function was never traced, so the SavedModel would hold nothing "
+            "to call; give it an input_signature, or call it once on a "
+            "sample input before saving."
+        )
+    variables = list(variables)
+    if not all(isinstance(v, tf.Variable) for v in variables):
+        raise TypeError("variables must be tf.Variable objects")
+    if trainable_variables is None:
+        trainable_variables = variables
+    if not {id(v) for v in trainable_variables} <= {id(v) for v in variables}:
+        raise ValueError(
+            "every trainable variable must also be in variables; list it "
+            "there."
+        )
+    module = tf.train.Checkpoint()  # a container: tracks what it holds
+    module.__call__ = function
+    module.variables = variables
+    module.trainable_variables = list(trainable_variables)
+    module.regularization_losses = list(regularization_losses)
+    tf.saved_model.save(module, path)
+
+
 def _takes_training(module):
     # A module's __call__ (a reloaded one's too) with a `training` argument.
     try:

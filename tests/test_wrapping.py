@@ -187,16 +187,10 @@ def _reusable_savedmodel(path, decay=None):
         count.assign_add(1)
         return scale * x
 
-    saved = tf.train.Checkpoint()
-    saved.__call__ = call
-    saved.variables = [scale, count]
-    saved.trainable_variables = [scale]
-    saved.regularization_losses = []
+    losses = []
     if decay is not None:
-        saved.regularization_losses = [
-            tf.function(lambda: decay * scale**2, input_signature=[])
-        ]
-    tf.saved_model.save(saved, str(path))
+        losses = [tf.function(lambda: decay * scale**2, input_signature=[])]
+    wrapping.save_hub_module(str(path), call, [scale, count], [scale], losses)
     return tf.saved_model.load(str(path))
 
 
@@ -219,10 +213,7 @@ def test_module_layer_refuses_a_reloaded_module_without_variables(tmp_path):
     def double(x):
         return 2 * x
 
-    saved = tf.train.Checkpoint()
-    saved.__call__ = double
-    saved.variables, saved.trainable_variables = [], []
-    tf.saved_model.save(saved, str(tmp_path / "stateless"))
+    wrapping.save_hub_module(str(tmp_path / "stateless"), double, [])
     loaded = tf.saved_model.load(str(tmp_path / "stateless"))
     with pytest.raises(ValueError, match="lists no variables"):
         wrapping.ModuleLayer(loaded)
@@ -276,11 +267,7 @@ def _module_with_dropout(path):
 
     for mode in (True, False):  # trace both, as the TF2 Hub format asks
         call.get_concrete_function(tf.TensorSpec([None, 100]), training=mode)
-    saved = tf.train.Checkpoint()
-    saved.__call__ = call
-    saved.variables = saved.trainable_variables = [scale]
-    saved.regularization_losses = []
-    tf.saved_model.save(saved, str(path))
+    wrapping.save_hub_module(str(path), call, [scale])
     return tf.saved_model.load(str(path))
 
 
@@ -299,3 +286,23 @@ def test_module_layer_passes_training_on_like_hub_keras_layer(tmp_path):
     layer.trainable = False  # frozen: inference mode, as hub.KerasLayer
     assert zeroed(training=True) == 0.0
     assert not wrapping.ModuleLayer(Scale()).takes_training
+
+
+def test_save_hub_module_refuses_what_would_not_reload(tmp_path):
+    scale = tf.Variable(2.0)
+
+    @tf.function
+    def untraced(x):
+        return scale * x
+
+    with pytest.raises(ValueError, match="input_signature"):
+        wrapping.save_hub_module(str(tmp_path / "a"), untraced, [scale])
+    with pytest.raises(TypeError, match="@tf.function"):
+        wrapping.save_hub_module(str(tmp_path / "b"), lambda x: x, [scale])
+    untraced(tf.ones(1))  # traced now
+    with pytest.raises(ValueError, match="also be in variables"):
+        wrapping.save_hub_module(str(tmp_path / "c"), untraced, [], [scale])
+    wrapping.save_hub_module(str(tmp_path / "d"), untraced, [scale])
+    loaded = tf.saved_model.load(str(tmp_path / "d"))
+    assert float(loaded(tf.ones(1))[0]) == 2.0
+    assert len(loaded.trainable_variables) == 1
