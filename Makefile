@@ -4,17 +4,18 @@
 #   make test     builds the book, then: helper unit tests, the lock check, ruff
 #                 and codespell, strict nbval over every notebook (2 cores), and
 #                 checks that the built HTML reads offline
-#   make portability  re-runs the notebooks as other machines would (one core;
-#                 an AVX2-only CPU) and compares strictly, then with other
-#                 numerics, checking only that every assertion holds; see
-#                 book/testing.md
+#   make portability  re-runs the notebooks with other numerics (untagged cells
+#                 compared strictly, numerics cells by their assertions), then
+#                 capped at AVX2 (everything compared); see book/testing.md
 #   make browser-check  renders every page in headless Chromium (needs chromium);
 #                 fails on any console error, and on cell code wider than its
 #                 column
 #   make lab      JupyterLab on notebooks/ with the project's kernel
 #   make execute  re-run every notebook in place, each in a fresh kernel; consecutive
 #                 stdout chunks are merged afterwards, so how the kernel happened to
-#                 flush its output never shows up in git diff
+#                 flush its output never shows up in git diff; then record this
+#                 machine's numerics fingerprint beside the outputs
+#                 (tests/numerics.json)
 #   make benchmark  timings behind the book's performance claims (not a test:
 #                 timings are not reproducible outputs); prints ratios, and what
 #                 the portable numerics cost
@@ -87,6 +88,7 @@ execute: $(STAMP)
 	  --ExecutePreprocessor.record_timing=False \
 	  --Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
 	  notebooks/*.ipynb
+	$(PY) template/nbval_numerics.py record tests/numerics_probe.py tests/numerics.json
 
 benchmark: $(STAMP)
 	$(PY) -m benchmarks.steps

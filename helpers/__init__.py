@@ -6,8 +6,10 @@ Import this package **before** TensorFlow, as the first line of a notebook::
 
 Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
 so that TensorFlow's C++ start-up log lines never reach a cell's stderr and its
-arithmetic is the same on every machine (thread pools of two; on x86-64, oneDNN
-and XLA capped at AVX2), and sets TensorFlow's Python logger to WARNING (in
+arithmetic depends less on the machine (thread pools of two; on x86-64, oneDNN
+and XLA capped at AVX2: the core count and AVX-512 no longer change a result;
+other CPUs may still differ in the last digits, ``book/testing.md``), and sets
+TensorFlow's Python logger to WARNING (in
 Jupyter it would otherwise print INFO records such as "Assets written to:
 <path>" into cell outputs).
 Everything else lives in submodules:
@@ -27,8 +29,8 @@ Everything else lives in submodules:
   :func:`diabetes`, :func:`digits`, :func:`japanese_vowels`, :func:`wave`,
   :func:`dense_initial_weights` (worked examples 1-4).
 * :mod:`helpers.heads` -- :func:`batch_hard_triplet_loss`,
-  :func:`nearest_centroid_accuracy`, :func:`confusion_matrix` (worked example
-  3).
+  :func:`nearest_centroid_accuracy`, :func:`nearest_centroid_right`,
+  :func:`confusion_matrix` (worked example 3).
 * :mod:`helpers.sequences` -- :func:`dtw`, :func:`soft_dtw`,
   :func:`dtw_all_pairs`, :func:`dtw_path`: dynamic time warping in a
   TensorFlow graph, fast (worked example 5 and its appendix).

@@ -406,6 +406,97 @@ def check_exercise_solutions(nb):
     return problems
 
 
+#: The cell tag of a numerics output (template/nbval_numerics.py): compared
+#: only where this machine's numerics match the book's, checked everywhere
+#: by the cell's assertions, so such a cell must have one.
+NUMERICS_TAG = "numerics"
+ASSERTS = re.compile(r"^\s*(assert\b|np\.testing\.assert)", re.MULTILINE)
+
+
+def check_numerics_cells(nb):
+    """A cell tagged ``numerics`` asserts what it claims.
+
+    On a machine whose numerics differ from the book's its printed text is
+    not compared, so its assertions are all that is checked there. Being
+    compared nowhere as well (``nbval-ignore-output``) would leave nothing.
+    """
+    problems = []
+    for index, cell in _code_cells(nb):
+        if NUMERICS_TAG not in _tags(cell):
+            continue
+        if not ASSERTS.search(_source(cell)):
+            problems.append(
+                f"cell {index}: tagged {NUMERICS_TAG} but asserts nothing; "
+                "on other numerics only its assertions are checked: assert "
+                "the claim its output supports (a margin, a paired count)"
+            )
+        if IGNORE_TAG in _tags(cell):
+            problems.append(
+                f"cell {index}: tagged both {NUMERICS_TAG} and {IGNORE_TAG}"
+            )
+    return problems
+
+
+#: A decimal number in prose (not part of a version such as 2.21.0).
+PROSE_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.]*\d)")
+#: Decimal numbers prose may state without an output: versions, constants of
+#: the data sets and of the library. Anything else comes from an output or
+#: from the chapter's own code.
+PROSE_NUMBERS_ALLOWED = {
+    "2.21",  # TensorFlow 2.21
+    "3.15",  # Keras 3.15
+    "2.20",  # TensorFlow 2.20, on Colab
+    "3.13",  # Keras 3.13, on Colab
+    "2.16",  # TensorFlow 2.16: Keras 3 became tf.keras
+    "2.15",  # TensorFlow 2.15: the last with Keras 2 as tf.keras
+    "3.11",  # Python
+    "3.12",  # Python
+    "3.14",  # Python
+    "2.0",  # TensorFlow 2.0
+    "2.4",  # TensorFlow 2.4, when Keras 2 began wrapping TF ops in layers
+    "80.9",  # setuptools 80.9, the last with pkg_resources
+}
+
+
+def _number_in(number, text):
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", text)
+
+
+def check_prose_numbers(nb):
+    """Every decimal number in the prose appears in an output or the code.
+
+    Prose that quotes a result drifts when a cell is re-run; tied to the
+    stored outputs, a re-run that changes the number fails here until the
+    prose is changed too. Numbers from the code (a learning rate, a margin)
+    and the few in :data:`PROSE_NUMBERS_ALLOWED` need no output.
+    """
+    cells = nb.get("cells", [])
+    outputs = "\n".join(
+        text
+        for cell in cells
+        for output in cell.get("outputs", [])
+        for text in output_texts(output)
+    )
+    code = "\n".join(
+        _source(cell) for cell in cells if cell.get("cell_type") == "code"
+    )
+    problems = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "markdown":
+            continue
+        for number in PROSE_NUMBER.findall(_source(cell)):
+            if number in PROSE_NUMBERS_ALLOWED:
+                continue
+            if _number_in(number, outputs) or _number_in(number, code):
+                continue
+            problems.append(
+                f"cell {index}: the prose says {number}, which no output "
+                "and no code of this chapter shows; quote a stored output "
+                "(or print the sentence from the cell)"
+            )
+    return problems
+
+
 NOTEBOOK_CHECKS = (
     check_title,
     check_template,
@@ -420,6 +511,8 @@ NOTEBOOK_CHECKS = (
     check_legacy_declared,
     check_code_width,
     check_exercise_solutions,
+    check_numerics_cells,
+    check_prose_numbers,
 )
 
 

@@ -7,6 +7,7 @@ from helpers.heads import (
     batch_hard_triplet_loss,
     confusion_matrix,
     nearest_centroid_accuracy,
+    nearest_centroid_right,
 )
 
 
@@ -118,6 +119,10 @@ def test_nearest_centroid_accuracy():
     assert nearest_centroid_accuracy(
         train, train_labels, test, np.array([3, 5, 3])
     ) == pytest.approx(2 / 3)
+    right = nearest_centroid_right(
+        train, train_labels, test, np.array([3, 5, 3])
+    )
+    assert right.dtype == bool and right.tolist() == [True, True, False]
 
 
 @pytest.mark.parametrize(

@@ -275,3 +275,34 @@ def test_exercises_need_folded_asserting_solutions_once_there_are_any():
     )
     assert any("hide-cell" in p for p in problems)
     assert any("asserts nothing" in p for p in problems)
+
+
+def test_numerics_cell_must_assert():
+    nb = clean()
+    nb.cells[2].metadata["tags"] = ["numerics"]
+    assert any(
+        "asserts nothing" in p for p in nbhygiene.check_numerics_cells(nb)
+    )
+    nb.cells[2].source = "print(1)\nassert 1 > 0"
+    assert nbhygiene.check_numerics_cells(nb) == []
+    nb.cells[2].metadata["tags"].append("nbval-ignore-output")
+    assert any("tagged both" in p for p in nbhygiene.check_numerics_cells(nb))
+
+
+def test_prose_number_must_come_from_an_output():
+    nb = clean()
+    nb.cells.insert(
+        3, new_markdown_cell("The loss fell to 0.0421, and Keras 3.15 ...")
+    )
+    problems = nbhygiene.check_prose_numbers(nb)
+    assert len(problems) == 1 and "says 0.0421" in problems[0]
+    nb.cells[2].outputs = [
+        new_output("stream", name="stdout", text="loss 0.0421\n")
+    ]
+    assert nbhygiene.check_prose_numbers(nb) == []
+    # a longer printed number does not back a shorter one in the prose
+    nb.cells[2].outputs[0].text = "loss 0.04215\n"
+    assert nbhygiene.check_prose_numbers(nb)
+    # a constant of the chapter's code needs no output
+    nb.cells[2].source = "rate = 0.0421"
+    assert nbhygiene.check_prose_numbers(nb) == []

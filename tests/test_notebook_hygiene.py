@@ -38,3 +38,25 @@ def test_toc_entry_exists(entry):
         f"_toc.yml names {entry!r}, but there is no {entry}.md or "
         f"{entry}.ipynb"
     )
+
+
+#: The numerics tag is for results of training and the like, not an escape
+#: from comparison: at most about one code cell in seven carries it.
+NUMERICS_SHARE = 1 / 7
+
+
+def test_numerics_tag_is_rare():
+    code = tagged = 0
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        code += len(cells)
+        tagged += sum(
+            nbhygiene.NUMERICS_TAG in c.get("metadata", {}).get("tags", [])
+            for c in cells
+        )
+    assert 0 < tagged <= NUMERICS_SHARE * code, (
+        f"{tagged} of {code} code cells tagged {nbhygiene.NUMERICS_TAG}: "
+        "make outputs exact (print a checked bound, a count, a shape) "
+        "rather than tag them"
+    )
