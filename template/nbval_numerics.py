@@ -34,7 +34,8 @@ Record a new reference after re-executing the notebooks::
     python nbval_numerics.py record numerics_probe.py numerics.json
 
 Needs pytest and nbval; works with pytest-xdist (the probe runs once, in the
-controlling process).
+controlling process), given ``--dist loadfile`` so that all cells of one
+notebook run in one kernel, in order.
 """
 
 import hashlib
@@ -158,9 +159,16 @@ def _nbval_on(config):
         or getattr(config.option, "nbval_lax", False)
     ):
         return False
+    if any(
+        getattr(config.option, name, False)
+        for name in ("help", "markers", "showfixtures", "version")
+    ):
+        return False
     for arg in config.args or ["."]:
         path = Path(config.invocation_params.dir, arg.split("::")[0])
-        if path.suffix == ".ipynb" or path.is_dir():
+        if path.suffix == ".ipynb" or (
+            path.is_dir() and next(path.rglob("*.ipynb"), None) is not None
+        ):
             return True
     return False
 
@@ -181,8 +189,19 @@ def _state(config):
             "it where the stored outputs were made (python nbval_numerics.py "
             "record PROBE REFERENCE)."
         )
-    reference = json.loads(reference_path.read_text())
-    here = run_probe(_resolve(config, "numerics_probe"))
+    try:
+        reference = json.loads(reference_path.read_text())
+        reference["fingerprint"]
+        here = run_probe(_resolve(config, "numerics_probe"))
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        subprocess.TimeoutExpired,
+    ) as error:
+        raise pytest.UsageError(f"nbval_numerics: {error}") from None
     same = here["fingerprint"] == reference["fingerprint"]
     return {
         "mode": EQUAL if same else DIFFERENT,
@@ -190,8 +209,9 @@ def _state(config):
         "reference": reference["fingerprint"],
         "parts_differing": sorted(
             name
-            for name, digest in here["parts"].items()
-            if reference.get("parts", {}).get(name) != digest
+            for name in here["parts"].keys()
+            | reference.get("parts", {}).keys()
+            if reference.get("parts", {}).get(name) != here["parts"].get(name)
         ),
     }
 
