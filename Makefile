@@ -6,7 +6,7 @@
 #                 checks that the built HTML reads offline
 #   make portability  re-runs the notebooks with other numerics (untagged cells
 #                 compared strictly, numerics cells by their assertions), then
-#                 capped at AVX2 (everything compared); see book/testing.md
+#                 on one core (everything compared); see book/testing.md
 #   make browser-check  renders every page in headless Chromium (needs chromium);
 #                 fails on any console error, and on cell code wider than its
 #                 column

@@ -92,11 +92,21 @@ def probe_main(parts):
 # --- running a probe -------------------------------------------------------
 
 
+def _with_this_folder_on_path(environ):
+    env = dict(environ)
+    here = str(Path(__file__).resolve().parent)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [here] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    return env
+
+
 def run_probe(probe, timeout=600):
     """Run the probe script ``probe`` in a fresh Python; return its JSON.
 
     The probe inherits this process's environment, CPU affinity and
-    interpreter, as the notebooks' kernels do.
+    interpreter, as the notebooks' kernels do, and can import this module
+    wherever it lives (this module's folder is put on its ``PYTHONPATH``).
     """
     probe = Path(probe)
     if not probe.is_file():
@@ -109,7 +119,7 @@ def run_probe(probe, timeout=600):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=dict(os.environ),
+        env=_with_this_folder_on_path(os.environ),
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -324,12 +334,16 @@ def pytest_runtest_logreport(report):
 _COUNTS = {"tagged": 0, "assertions": 0}
 
 
+def _cells(count):
+    return f"{count} cell" + ("" if count == 1 else "s")
+
+
 def pytest_terminal_summary(terminalreporter, config):
     state = getattr(config, "_nbval_numerics", None)
     if state is None or hasattr(config, "workerinput"):
         return
     terminalreporter.write_line(
-        mode_line(state) + f"; {_COUNTS['tagged']} cells tagged {TAG}, "
+        mode_line(state) + f"; {_cells(_COUNTS['tagged'])} tagged {TAG}, "
         f"{_COUNTS['assertions']} checked by assertion only"
     )
 

@@ -1,6 +1,7 @@
 """The book's numerics probe: the float bits of the kernels its chapters train.
 
 Run by the pytest plugin ``template/nbval_numerics.py`` before the notebooks
+(which puts its own folder on the probe's path, for ``probe_main``)
 (``make test``), and by ``make execute`` to record ``tests/numerics.json``
 next to the stored outputs. Equal fingerprints mean this machine adds floats
 up as the book's machine did, so the stored outputs of ``numerics`` cells
@@ -10,20 +11,17 @@ Each part is a few training steps or products at the book's sizes, under the
 book's settings (``import helpers`` first, op determinism on): the CNN of the
 feature-head chapter on 8x8 images, an LSTM on 12 features with a mask, dense
 layers on 10 features, soft-DTW's log-sum-exp, matrix products large enough
-to be split into blocks, and the same product compiled by XLA. A few seconds.
+to be split into blocks, the same product compiled by XLA, and NumPy's BLAS
+with a scikit-learn logistic regression (the baselines). A few seconds.
 """
-
-import sys
-from pathlib import Path
 
 import helpers  # noqa: F401  (the book's environment, before TensorFlow)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "template"))
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from nbval_numerics import probe_main  # noqa: E402
+# isort: split
+import keras
+import numpy as np
+import tensorflow as tf
+from nbval_numerics import probe_main
 
 RNG = np.random.default_rng(0)
 
@@ -105,6 +103,17 @@ def matmul_xla():
     return [product(a, b)]
 
 
+def numpy_side():
+    """NumPy's BLAS (OpenBLAS), behind scikit-learn's baselines."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = RNG.normal(size=(1347, 64))
+    labels = RNG.integers(0, 10, size=1347)
+    fitted = LogisticRegression(max_iter=50).fit(x, labels)
+    square = RNG.normal(size=(512, 512))
+    return [x @ x.T[:, :10], square @ square, fitted.coef_]
+
+
 if __name__ == "__main__":
     probe_main(
         {
@@ -114,5 +123,6 @@ if __name__ == "__main__":
             "reductions": reductions,
             "matmul": matmul,
             "matmul_xla": matmul_xla,
+            "numpy": numpy_side,
         }
     )

@@ -173,7 +173,7 @@ def test_untagged_training_cell_fails_on_other_numerics(project):
     code, output = _pytest(project, OTHER_NUMERICS, "notebooks")
     assert code == 0, output
     assert _mode_line(output).startswith("numerics: different")
-    assert "1 cells tagged numerics, 1 checked by assertion only" in output
+    assert "1 cell tagged numerics, 1 checked by assertion only" in output
     # the control: the same run with the tag removed
     trained = [c for c in nb.cells if c.cell_type == "code"][1]
     trained.metadata["tags"].remove("numerics")
