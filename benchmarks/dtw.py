@@ -1,4 +1,4 @@
-"""DTW and soft-DTW: helpers.sequences beside tslearn and dtaidistance.
+"""DTW and soft-DTW: helpers.dtw_fast beside tslearn and dtaidistance.
 
 Run from the repository root with ``make benchmark`` (or
 ``.venv/bin/python -m benchmarks.dtw``). Everything is measured in one run on

@@ -1,6 +1,19 @@
-"""Getting tensors out of a Keras model (chapter 2, *Extract*)."""
+"""Getting tensors out of a Keras model (the *Extract* chapter).
+
+:func:`feature_extractor` finds the output of each call of a layer in a
+model's own graph. Keras 3 has no public API for that, so :func:`_calls_in`
+reads private attributes (``Sequential._functional``, ``Functional._nodes``,
+``Layer._inbound_nodes``) and the node keys of ``make_node_key`` in
+``keras/src/ops/function.py``. Checked against the Keras of the lock
+(``tests/test_extract.py``); a Keras release may change them. The public way to
+the same tensors: a sub-model on the nested model's input, called on the outer
+model's input.
+"""
 
 import keras
+
+# Private: the key format a functional graph files its nodes under.
+from keras.src.ops.function import make_node_key
 
 
 def _model_inputs(model):
@@ -48,18 +61,28 @@ def _calls_in(model, layer):
     A layer keeps one node per call, in every graph it was called in (Keras
     has no public accessor for them: ``layer.output`` is the first call's, and
     a functional model's ``.output`` is its own internal output). A model's
-    graph records which of those nodes are its own.
+    graph records which of those nodes are its own. All of this is private
+    Keras (see the module's docstring).
     """
     graph = getattr(model, "_functional", None) or model  # Sequential
-    # Node keys as keras/src/ops/function.py makes them (make_node_key).
     own = graph._nodes
-    return [
+    calls = [
         node.output_tensors[0]
         if len(node.output_tensors) == 1
         else node.output_tensors
         for index, node in enumerate(layer._inbound_nodes)
-        if f"{id(layer)}_ib-{index}" in own
+        if make_node_key(layer, index) in own
     ]
+    if not calls:
+        raise RuntimeError(
+            f"found no call of layer {layer.name!r} in model {model.name!r}, "
+            "of which it is a layer: this Keras version keeps its private "
+            "node records differently from the one feature_extractor was "
+            "written for. Build the extractor with public API instead: "
+            "keras.Model(inner.input, {name: inner.get_layer(name).output}) "
+            "called on the outer model's input."
+        )
+    return calls
 
 
 def feature_extractor(model, layer_names):

@@ -1,4 +1,4 @@
-"""Looking inside traced TensorFlow graphs (chapter 2)."""
+"""Looking inside traced TensorFlow graphs (the *Extract* chapter)."""
 
 from collections import Counter
 
@@ -82,15 +82,13 @@ def captured_placeholders(concrete_function):
     """The graph's placeholders for captured values, with their sources.
 
     Returns a list of ``(placeholder_op_name, dtype_name, source)`` where
-    ``source`` is the captured object's name: the variable's path for a
-    ``tf.Variable`` (e.g. ``"dense/kernel"``), else the captured tensor's name.
+    ``source`` is the captured object's name: for a variable, the name of the
+    ``tf.Variable`` the function holds, with its output index (a Keras layer
+    ``dense``'s kernel is ``"dense/kernel:0"``); else the captured tensor's
+    name.
     """
     concrete = _concrete(concrete_function)
-    by_handle = {}
-    for variable in concrete.variables:
-        by_handle[id(variable.handle)] = (
-            variable.path if hasattr(variable, "path") else variable.name
-        )
+    by_handle = {id(v.handle): v.name for v in concrete.variables}
     rows = []
     for external, internal in concrete.graph.captures:
         source = by_handle.get(

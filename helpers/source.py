@@ -1,8 +1,17 @@
-"""Print the part of a helper's source that a chapter discusses."""
+"""Show the part of a helper's source that a chapter discusses.
+
+In a notebook the code is shown as a highlighted Python block (a
+``text/markdown`` output holding a fenced ``python`` block, which
+jupyter-book renders with the same colours as a code cell); the output's
+``text/plain`` form is the bare code, so nbval compares the code itself
+either way. Outside IPython the bare code is printed.
+"""
 
 import ast
 import inspect
 import textwrap
+
+from IPython.display import display
 
 
 def source_lines(function, start=None):
@@ -44,7 +53,10 @@ def source_lines(function, start=None):
 
 
 def show_source(function, start=None):
-    """Print ``function``'s ``def`` line and body, without its docstring.
+    """Show ``function``'s ``def`` line and body, without its docstring.
+
+    In a notebook: a highlighted Python block (:class:`Source`); elsewhere,
+    printed.
 
     Parameters
     ----------
@@ -62,4 +74,21 @@ def show_source(function, start=None):
     ValueError
         No line of the body contains ``start``.
     """
-    print("\n".join(source_lines(function, start)))
+    display(Source("\n".join(source_lines(function, start))))
+
+
+class Source:
+    """Python code shown highlighted in a notebook, plain elsewhere."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __str__(self):
+        return self.code
+
+    def __repr__(self):
+        return self.code
+
+    def _repr_markdown_(self):
+        # Four backticks: the code itself may hold a three-backtick fence.
+        return "````python\n" + self.code + "\n````"

@@ -1,5 +1,5 @@
-"""Measuring training steps (the performance chapter): eager, tf.function, XLA
-and fit.
+"""Measuring training steps (the chapter "Performance",
+``notebooks/19_performance``): eager, tf.function, XLA and fit.
 
 Timings are medians of repeated runs after warm-up calls, which exclude
 tracing and compilation. They vary from machine to machine and from run to
@@ -43,7 +43,10 @@ def median_seconds(fn, repeats=20, warmup=2):
 def interleaved_median_seconds(fns, repeats=20, warmup=2):
     """Median seconds of each ``fns[name]()``, timed in turns.
 
-    One call of each per round, ``repeats`` rounds.
+    One call of each per round, ``warmup`` rounds not counted, then
+    ``repeats`` rounds. Each round starts one function further along the
+    order of ``fns`` than the one before (``a b c``, ``b c a``, ``c a b``,
+    ...), so that no function always runs right after the same one.
 
     Taking turns exposes every function to the same changes in machine load
     (other processes, clock speed), so ratios between them are steadier than
@@ -66,18 +69,29 @@ def interleaved_median_seconds(fns, repeats=20, warmup=2):
                 f"fns[{name!r}] must be callable with no arguments; wrap it "
                 "in a lambda."
             )
-    times = {name: [] for name in fns}
+    names = list(fns)
+    times = {name: [] for name in names}
     for round_ in range(warmup + repeats):
-        for name, fn in fns.items():
+        first = round_ % len(names)
+        for name in names[first:] + names[:first]:
             start = time.perf_counter()
-            fn()
+            fns[name]()
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
-    """Seconds per training step, four ways, on the same model and data.
+    """Seconds per training step, four ways, on the same model and batches.
+
+    Every way trains its own fresh copy of the model on the same ``steps``
+    batches, read from one ``tf.data.Dataset``: the eager step and the two
+    compiled ones (:func:`helpers.training.train_step`, wrapped or not in
+    ``tf.function``) in a Python loop over the dataset, ``model.fit`` as one
+    ``fit(dataset, epochs=1)`` call. So each time covers reading the batches
+    and what the way does per call as well as per step (for ``fit``: its
+    epoch iterator and callbacks); each is divided by ``steps``. Run under
+    whatever numerics the process has (the book's pin: ``helpers.tfenv``).
 
     Parameters
     ----------
@@ -91,7 +105,8 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     batch_size, steps : int
         Each measurement runs ``steps`` steps on consecutive batches.
     repeats : int
-        Measurements per way; the median is reported.
+        Measurements per way, after one that is not counted (tracing and
+        compiling); the median is reported.
 
     Returns
     -------
@@ -99,25 +114,24 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
         ``{"eager", "tf.function", "tf.function + XLA", "model.fit"}`` ->
         seconds per step.
     """
+    for name, value in (("batch_size", batch_size), ("steps", steps)):
+        if not is_int_at_least(value, 1):
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
     if len(x) < batch_size * steps or len(y) != len(x):
         raise ValueError(
             f"need at least batch_size * steps = {batch_size * steps} "
             f"examples with matching x and y, got {len(x)} and {len(y)}."
         )
-    batches = [
-        (
-            tf.constant(x[i * batch_size : (i + 1) * batch_size]),
-            tf.constant(y[i * batch_size : (i + 1) * batch_size]),
-        )
-        for i in range(steps)
-    ]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (x[: batch_size * steps], y[: batch_size * steps])
+    ).batch(batch_size)
     x_spec = tf.TensorSpec((None,) + tuple(x.shape[1:]), tf.as_dtype(x.dtype))
     y_spec = tf.TensorSpec((None,) + tuple(y.shape[1:]), tf.as_dtype(y.dtype))
 
     def run(step):
-        for xb, yb in batches:
-            step(xb, yb)
-        return float(step(*batches[0]))  # wait for the last update
+        for xb, yb in dataset:
+            loss = step(xb, yb)
+        return float(loss)  # wait for the last update
 
     timings = {}
     ways = {
@@ -136,15 +150,15 @@ def step_timings(build_model, loss_fn, x, y, batch_size, steps=20, repeats=5):
     }
     for name, make_step in ways.items():
         step = make_step(build_model())
-        timings[name] = median_seconds(
-            lambda step=step: run(step), repeats=repeats, warmup=1
-        ) / (steps + 1)
+        timings[name] = (
+            median_seconds(
+                lambda step=step: run(step), repeats=repeats, warmup=1
+            )
+            / steps
+        )
 
     model = build_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_fn)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (x[: batch_size * steps], y[: batch_size * steps])
-    ).batch(batch_size)
     timings["model.fit"] = (
         median_seconds(
             lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0),
@@ -211,8 +225,8 @@ def dtw_speedups(times):
     ``{comparison: ratio}``, one entry for each key of ``DTW_TARGETS``.
     """
     ours, soft = (
-        times["helpers.sequences.dtw"],
-        times["helpers.sequences.soft_dtw value+gradient"],
+        times["helpers.dtw_fast.dtw"],
+        times["helpers.dtw_fast.soft_dtw value+gradient"],
     )
     return {
         "dtw vs dtaidistance": times[
@@ -250,13 +264,16 @@ def dtw_batch():
 
 
 def dtw_timings(repeats=15):
-    """Seconds for ``helpers.sequences`` and tslearn/dtaidistance, same pairs.
+    """Seconds for ``helpers.dtw_fast`` and tslearn/dtaidistance, same pairs.
 
     B = 64 pairs of T = U = 100 frames with 12 features; ours in float32, the
-    libraries in float64 (what they compute in; converted once, outside the
-    timing). Timed in turns (:func:`interleaved_median_seconds`), so that a
-    change in machine load does not fall on one of them only. Needs the
-    test-only packages tslearn and dtaidistance.
+    libraries in float64 (what they compute in: dtaidistance's
+    ``distance_fast`` expects ``double`` arrays, tslearn converts to
+    ``float``; converted once, outside the timing), so every ratio also sets
+    float32 against float64 arithmetic. Timed in turns
+    (:func:`interleaved_median_seconds`), so that a change in machine load
+    does not fall on one of them only. Needs the test-only packages tslearn
+    and dtaidistance.
 
     Returns
     -------
@@ -267,7 +284,7 @@ def dtw_timings(repeats=15):
     from tslearn.metrics import dtw as tslearn_dtw
     from tslearn.metrics import soft_dtw as tslearn_soft_dtw
 
-    from helpers.sequences import dtw, soft_dtw
+    from helpers.dtw_fast import dtw, soft_dtw
 
     x_tf, y_tf = dtw_batch()
     x64, y64 = x_tf.numpy().astype("float64"), y_tf.numpy().astype("float64")
@@ -284,12 +301,12 @@ def dtw_timings(repeats=15):
     )
     if not np.allclose(ours, theirs, rtol=1e-4):
         raise AssertionError(
-            "helpers.sequences.dtw and dtaidistance disagree; the timings "
+            "helpers.dtw_fast.dtw and dtaidistance disagree; the timings "
             "would compare different things"
         )
     return interleaved_median_seconds(
         {
-            "helpers.sequences.dtw": lambda: dtw(x_tf, y_tf).numpy(),
+            "helpers.dtw_fast.dtw": lambda: dtw(x_tf, y_tf).numpy(),
             "dtaidistance dtw_ndim.distance_fast (loop)": lambda: [
                 dtw_ndim.distance_fast(x64[b], y64[b])
                 for b in range(DTW_BATCH)
@@ -297,7 +314,7 @@ def dtw_timings(repeats=15):
             "tslearn dtw (loop)": lambda: [
                 tslearn_dtw(x64[b], y64[b]) for b in range(DTW_BATCH)
             ],
-            "helpers.sequences.soft_dtw value+gradient": (
+            "helpers.dtw_fast.soft_dtw value+gradient": (
                 ours_value_and_gradient
             ),
             "tslearn soft_dtw value (loop)": lambda: [
@@ -310,7 +327,7 @@ def dtw_timings(repeats=15):
 
 
 def dtw_all_pairs_seconds(repeats=5):
-    """Seconds for :func:`helpers.sequences.dtw_all_pairs` on all vowel pairs.
+    """Seconds for :func:`helpers.dtw_fast.dtw_all_pairs` on all vowel pairs.
 
     Every JapaneseVowels test-train pair.
 
@@ -322,7 +339,7 @@ def dtw_all_pairs_seconds(repeats=5):
     (pairs, seconds) : (int, float), seconds the median over ``repeats`` calls
     """
     from helpers import data
-    from helpers.sequences import dtw_all_pairs
+    from helpers.dtw_fast import dtw_all_pairs
 
     vowels = data.japanese_vowels(standardize=False)
     seconds = median_seconds(
@@ -343,7 +360,8 @@ def benchmark_problems():
 
     ``{name: keyword arguments of step_timings}``.
 
-    - ``"regression"``: worked example 1's linear 3-quantile model on the
+    - ``"regression"``: the linear 3-quantile model of the chapter "Linear
+      regression, done right" (``notebooks/10_linear_regression``) on the
       diabetes data with its pinball loss, batches of 16.
     - ``"CNN"``: a small CNN on the 8x8 digits with cross-entropy, batches of
       64. It downsamples with a strided convolution rather than max pooling:

@@ -1,6 +1,10 @@
-"""A custom training step, eager or compiled, and a loop around it (chapter 3).
+"""A custom training step, eager or compiled, and a loop around it.
 
-Chapter 3 writes this code out in full; later chapters import it from here.
+The chapter ``notebooks/04_integrate_losses`` writes this code out in full and
+checks it against ``model.fit``; later chapters import it from here:
+``05_integrate_gradients``, the worked examples from ``10_linear_regression``
+on, and ``19_performance`` (through :mod:`helpers.timing`, which times
+:func:`train_step` eager against :func:`compiled_train_step`).
 """
 
 import keras

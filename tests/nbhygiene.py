@@ -332,6 +332,9 @@ def _sets_legacy_variable(source):
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and LEGACY_VARIABLE in node.value
+        # Code in a multi-line string runs elsewhere (a child process given
+        # it with -c), as LEGACY_CODE treats it; a key or a value is one line.
+        and "\n" not in node.value
     ]
     return any(id(node) not in for_child for node in mentions)
 
@@ -497,6 +500,116 @@ def check_prose_numbers(nb):
     return problems
 
 
+#: One idea per cell: a code cell longer than this needs a stated reason,
+#: tagged ``long-cell`` with a ``# Long cell: <reason>`` comment, or, for
+#: figure code, tagged ``hide-input`` with a first line ``# Figure: <what
+#: it draws>`` (the rendered page folds it; the figure is what is read).
+MAX_CELL_LINES = 30
+LONG_TAG = "long-cell"
+LONG_REASON = re.compile(r"^\s*#\s*Long cell:\s*\S.{10,}", re.MULTILINE)
+FIGURE_FIRST_LINE = re.compile(r"#\s*Figure:\s*\S.{10,}")
+#: Code lines a chapter may hold outside its exercise solutions (keras-io's
+#: guides stay under 300; a chapter over this is two subjects).
+MAX_CHAPTER_CODE_LINES = 350
+#: A chapter number typed by hand. jupyter-book numbers the chapters from
+#: _toc.yml; prose links to a chapter by its title ({doc}`03_tracing`), so
+#: that moving a chapter never leaves a wrong number behind.
+TYPED_CHAPTER_NUMBER = re.compile(
+    r"\b(?:chapters?|ch\.?|worked\s+examples?|appendix|appendices)"
+    r"(?:[ \t]+\n?[ \t]*|\n[ \t]*)\[?\d",  # one line break at most
+    re.IGNORECASE,
+)
+
+
+def check_cell_length(nb):
+    problems = []
+    for index, cell in _code_cells(nb):
+        source = _source(cell)
+        lines = len(source.splitlines())
+        if lines <= MAX_CELL_LINES:
+            continue
+        tags = _tags(cell)
+        first = source.lstrip().splitlines()[0]
+        if LONG_TAG in tags and LONG_REASON.search(source):
+            continue
+        if "hide-input" in tags and FIGURE_FIRST_LINE.match(first):
+            continue
+        problems.append(
+            f"cell {index}: {lines} lines (more than {MAX_CELL_LINES}): "
+            "split it at each print or assert, or tag it "
+            f"{LONG_TAG} with a '# Long cell: <reason>' comment (figure "
+            "code: tag hide-input, first line '# Figure: <what it draws>')"
+        )
+    return problems
+
+
+def chapter_code_lines(nb):
+    """Lines of code outside the exercise solutions."""
+    return sum(
+        len(_source(cell).splitlines())
+        for _, cell in _code_cells(nb)
+        if "solution" not in _tags(cell)
+    )
+
+
+def check_chapter_length(nb):
+    lines = chapter_code_lines(nb)
+    if lines <= MAX_CHAPTER_CODE_LINES:
+        return []
+    return [
+        f"{lines} lines of code outside the solutions (at most "
+        f"{MAX_CHAPTER_CODE_LINES}): the chapter holds two subjects; split it"
+    ]
+
+
+def typed_chapter_numbers(text):
+    """Each hand-typed chapter number in ``text``, with a little context."""
+    return [
+        text[max(m.start() - 20, 0) : m.end() + 20].replace("\n", " ")
+        for m in TYPED_CHAPTER_NUMBER.finditer(text)
+    ]
+
+
+def check_typed_chapter_numbers(nb):
+    return [
+        f"cell {index}: a typed chapter number ({hit!r}): link to the "
+        "chapter by its title instead, {doc}`03_tracing`"
+        for index, cell in enumerate(nb.get("cells", []))
+        if cell.get("cell_type") == "markdown"
+        for hit in typed_chapter_numbers(_source(cell))
+    ]
+
+
+#: ``show_source(x._private)``: a chapter prints only public helpers, the
+#: code a reader may copy and rely on.
+PRIVATE_SHOWN = re.compile(r"show_source\(\s*(?:[A-Za-z]\w*\.)*_[A-Za-z]")
+
+
+def check_no_private_shown(nb):
+    return [
+        f"cell {index}: shows a private function ({m.group(0)}...): make "
+        "what the chapter explains public in its helper module"
+        for index, cell in _code_cells(nb)
+        for m in PRIVATE_SHOWN.finditer(_source(cell))
+    ]
+
+
+def check_toc_order(listed):
+    """The notebooks in _toc.yml order are numbered 01, 02, ... by prefix."""
+    notebooks = [s for s in listed if s.startswith("notebooks/")]
+    problems = []
+    for position, stem in enumerate(notebooks, start=1):
+        name = Path(stem).name
+        prefix = name.split("_", 1)[0]
+        if prefix != f"{position:02d}":
+            problems.append(
+                f"{stem} is chapter {position} in _toc.yml: its file name "
+                f"must start with {position:02d}_ (the prefix is the "
+                "position, so notebooks/ lists in reading order)"
+            )
+    return problems
+
+
 NOTEBOOK_CHECKS = (
     check_title,
     check_template,
@@ -513,6 +626,10 @@ NOTEBOOK_CHECKS = (
     check_exercise_solutions,
     check_numerics_cells,
     check_prose_numbers,
+    check_cell_length,
+    check_chapter_length,
+    check_typed_chapter_numbers,
+    check_no_private_shown,
 )
 
 

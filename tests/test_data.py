@@ -169,3 +169,54 @@ def test_diabetes_loads_the_raw_values(monkeypatch):
     monkeypatch.setattr(sklearn.datasets, "load_diabetes", recording)
     data.diabetes()
     assert calls and calls[0].get("scaled") is False
+
+
+def _index_entries():
+    """(functions, notebooks) of each entry of helpers.data's module index."""
+    import re
+
+    entries = re.split(r"^- ", data.__doc__, flags=re.MULTILINE)[1:]
+    return [
+        (
+            re.findall(r":func:`(\w+)`", entry),
+            re.findall(r"``(\d\d_\w+)``", entry),
+        )
+        for entry in entries
+    ]
+
+
+def test_module_index_names_each_function_and_the_chapters_using_it():
+    import inspect
+    import json
+    from pathlib import Path
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    public = {
+        name
+        for name, f in vars(data).items()
+        if inspect.isfunction(f)
+        and f.__module__ == data.__name__
+        and not name.startswith("_")
+    }
+    entries = _index_entries()
+    assert {f for functions, _ in entries for f in functions} == public
+    for functions, stems in entries:
+        assert stems, f"{functions}: no chapter named"
+        for stem in stems:
+            path = notebooks / f"{stem}.ipynb"
+            assert path.exists(), f"{stem} names no notebook"
+            code = "\n".join(
+                "".join(cell["source"])
+                for cell in json.loads(path.read_text("utf-8"))["cells"]
+                if cell["cell_type"] == "code"
+            )
+            for function in functions:
+                assert f"{function}(" in code, (
+                    f"{stem} does not call {function}"
+                )
+
+
+def test_module_index_types_no_chapter_numbers():
+    import nbhygiene
+
+    assert not nbhygiene.typed_chapter_numbers(data.__doc__)

@@ -183,3 +183,31 @@ def test_calls_in_another_graph_do_not_count():
     single = keras.Model(c, encoder(c), name="single")
     out = feature_extractor(single, ["encoder"])(np.ones((1, 4), "float32"))
     assert tuple(out["encoder"].shape) == (1, 3)
+
+
+def test_the_public_sub_model_gives_the_same_tensors():
+    # The public way the module's docstring names: a sub-model on the
+    # nested model's input, called on the outer input.
+    classifier, backbone = _nested()
+    parts = keras.Model(
+        backbone.input,
+        {"conv": backbone.get_layer("conv").output, "pool": backbone.output},
+    )(classifier.input)
+    public = keras.Model(classifier.input, parts)
+    fx = feature_extractor(classifier, ["backbone"])
+    data = np.random.default_rng(2).random((2, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(
+        public(data)["pool"], fx(data)["backbone"], rtol=1e-6
+    )
+
+
+def test_changed_private_node_keys_fail_with_the_public_fix(monkeypatch):
+    # The helper reads private Keras records; if their keys changed, it must
+    # say so rather than return a wrong tensor.
+    import helpers.extract
+
+    monkeypatch.setattr(
+        helpers.extract, "make_node_key", lambda op, i: f"other-{id(op)}-{i}"
+    )
+    with pytest.raises(RuntimeError, match="public API"):
+        feature_extractor(_cnn(), ["conv"])

@@ -57,6 +57,11 @@ def test_captured_variables_are_excluded_but_exist_in_the_graph():
         "out/kernel",
     ]
     assert {dtype for _, dtype, _ in captured} == {"resource"}
+    # the docstring's promise: a variable's name with its output index
+    assert all(
+        src.endswith("/kernel:0") or src.endswith("/bias:0")
+        for _, _, src in captured
+    )
 
 
 def test_keyword_arguments_and_python_values():

@@ -306,3 +306,92 @@ def test_prose_number_must_come_from_an_output():
     # a constant of the chapter's code needs no output
     nb.cells[2].source = "rate = 0.0421"
     assert nbhygiene.check_prose_numbers(nb) == []
+
+
+def test_long_cell_needs_a_tag_and_a_reason():
+    nb = clean()
+    long_source = "\n".join(f"x{i} = {i}" for i in range(31))
+    nb.cells[2].source = long_source
+    assert any("31 lines" in p for p in nbhygiene.check_notebook(nb))
+    nb.cells[2].metadata["tags"] = [nbhygiene.LONG_TAG]
+    assert any("31 lines" in p for p in nbhygiene.check_notebook(nb))
+    nb.cells[2].source = "# Long cell: one class the prose reads whole\n"
+    nb.cells[2].source += long_source
+    assert nbhygiene.check_notebook(nb) == []
+
+
+def test_long_figure_cell_needs_hide_input_and_says_what_it_draws():
+    nb = clean()
+    body = "\n".join(f"x{i} = {i}" for i in range(31))
+    nb.cells[2].source = "# Figure: the loss against the epoch\n" + body
+    assert any("32 lines" in p for p in nbhygiene.check_notebook(nb))
+    nb.cells[2].metadata["tags"] = ["hide-input"]
+    assert nbhygiene.check_notebook(nb) == []
+    nb.cells[2].source = body
+    assert any("31 lines" in p for p in nbhygiene.check_notebook(nb))
+
+
+def test_chapter_over_its_code_budget_is_refused():
+    limit = nbhygiene.MAX_CHAPTER_CODE_LINES
+    cells = [code(f"a{i} = {i}", 2 + i) for i in range(limit - 1)]
+    nb = notebook(code("import helpers", 1), *cells)
+    assert nbhygiene.check_notebook(nb) == []
+    solution = code("b = 1", limit + 1, tags=["solution", "hide-cell"])
+    nb.cells.insert(-1, solution)
+    assert nbhygiene.check_chapter_length(nb) == []
+    nb.cells.insert(-1, code("c = 1", limit + 2))
+    assert any(
+        "outside the solutions" in p for p in nbhygiene.check_notebook(nb)
+    )
+
+
+def test_typed_chapter_numbers_are_refused():
+    for text in (
+        "As chapter 4 showed",
+        "# Chapter 1 — Define",
+        "worked example 3's head",
+        "[Chapter 2](02_extract)",
+        "chapters 1–3",
+        "see the Appendix 2",
+    ):
+        nb = clean()
+        nb.cells[0].source = GOOD_MD + "\n\n" + text
+        assert any(
+            "typed chapter number" in p for p in nbhygiene.check_notebook(nb)
+        ), text
+    nb = clean()
+    nb.cells[0].source = GOOD_MD + "\n\n{doc}`03_tracing` and section 5"
+    assert nbhygiene.check_notebook(nb) == []
+
+
+def test_toc_order_follows_the_prefixes():
+    good = ["book/intro", "notebooks/01_a", "notebooks/02_b", "book/errors"]
+    assert nbhygiene.check_toc_order(good) == []
+    swapped = ["book/intro", "notebooks/02_b", "notebooks/01_a"]
+    assert len(nbhygiene.check_toc_order(swapped)) == 2
+    gap = ["notebooks/01_a", "notebooks/03_c"]
+    assert nbhygiene.check_toc_order(gap) == [
+        "notebooks/03_c is chapter 2 in _toc.yml: its file name must start "
+        "with 02_ (the prefix is the position, so notebooks/ lists in "
+        "reading order)"
+    ]
+
+
+def test_legacy_variable_in_code_for_a_child_process_is_not_legacy_use():
+    in_child_code = (
+        'code = """\nimport os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n"""\n'
+        "run_python(code)"
+    )
+    nb = notebook(code("import helpers", 1), code(in_child_code, 2))
+    assert nbhygiene.check_legacy_declared(nb) == []
+    here = 'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"'
+    nb = notebook(code("import helpers", 1), code(here, 2))
+    assert nbhygiene.check_legacy_declared(nb)
+
+
+def test_showing_a_private_function_is_refused():
+    nb = clean()
+    nb.cells[2].source = "show_source(dtw_fast._wavefront)"
+    assert any("private function" in p for p in nbhygiene.check_notebook(nb))
+    nb.cells[2].source = "show_source(dtw_fast.wavefront)"
+    assert nbhygiene.check_notebook(nb) == []

@@ -60,3 +60,27 @@ def test_numerics_tag_is_rare():
         "make outputs exact (print a checked bound, a count, a shape) "
         "rather than tag them"
     )
+
+
+def test_files_are_in_reading_order():
+    problems = nbhygiene.check_toc_order(LISTED)
+    assert not problems, "\n".join(problems)
+    listed = [s for s in LISTED if s.startswith("notebooks/")]
+    on_disk = [
+        p.relative_to(ROOT).with_suffix("").as_posix() for p in NOTEBOOKS
+    ]
+    assert listed == on_disk, (
+        "_toc.yml lists the notebooks in another order than their file names"
+    )
+
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_type_no_chapter_numbers(page):
+    hits = nbhygiene.typed_chapter_numbers(page.read_text(encoding="utf-8"))
+    assert not hits, (
+        f"{page.relative_to(ROOT)}: typed chapter numbers {hits}; link to "
+        "the chapter by its title ({doc}`../notebooks/03_tracing`)"
+    )

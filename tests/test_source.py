@@ -72,3 +72,40 @@ def test_start_not_found_names_the_fix():
 def test_not_a_function_names_the_fix(bad):
     with pytest.raises(TypeError, match="pass the function itself"):
         source_lines(bad)
+
+
+def test_notebook_form_is_a_python_block_and_plain_text_is_the_code():
+    from helpers.source import Source
+
+    shown = Source("def f():\n    return 1")
+    assert shown._repr_markdown_() == (
+        "````python\ndef f():\n    return 1\n````"
+    )
+    assert repr(shown) == str(shown) == "def f():\n    return 1"
+
+
+def test_in_ipython_show_source_displays_markdown_and_plain_text():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shown = []
+
+        def publish(data, metadata=None, **kwargs):
+            shown.append(data)
+
+        original = shell.display_pub.publish
+        shell.display_pub.publish = publish
+        try:
+            show_source(undocumented)
+        finally:
+            shell.display_pub.publish = original
+        assert shown == [
+            {
+                "text/plain": "def undocumented(x):\n    return x * 2",
+                "text/markdown": "````python\ndef undocumented(x):\n"
+                "    return x * 2\n````",
+            }
+        ]
+    finally:
+        InteractiveShell.clear_instance()

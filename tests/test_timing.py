@@ -64,6 +64,8 @@ def test_step_timings_measures_four_ways():
     assert all(t > 0 for t in timings.values())
     with pytest.raises(ValueError, match="at least"):
         step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=6)
+    with pytest.raises(ValueError, match=">= 1"):
+        step_timings(_line, _mse, x, 2 * x, batch_size=8, steps=0)
 
 
 def test_tracing_counts():
@@ -87,10 +89,10 @@ def test_dtw_batch_is_the_same_every_time():
 
 def test_dtw_speedups_are_reference_over_ours():
     times = {
-        "helpers.sequences.dtw": 2.0,
+        "helpers.dtw_fast.dtw": 2.0,
         "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
         "tslearn dtw (loop)": 5.0,
-        "helpers.sequences.soft_dtw value+gradient": 4.0,
+        "helpers.dtw_fast.soft_dtw value+gradient": 4.0,
         "tslearn soft_dtw value (loop)": 2.0,
     }
     assert dtw_speedups(times) == {
@@ -102,10 +104,10 @@ def test_dtw_speedups_are_reference_over_ours():
 
 def test_dtw_ratios_against_targets():
     times = {
-        "helpers.sequences.dtw": 1.0,
+        "helpers.dtw_fast.dtw": 1.0,
         "dtaidistance dtw_ndim.distance_fast (loop)": 3.0,
         "tslearn dtw (loop)": 14.9,
-        "helpers.sequences.soft_dtw value+gradient": 2.0,
+        "helpers.dtw_fast.soft_dtw value+gradient": 2.0,
         "tslearn soft_dtw value (loop)": 11.0,
     }
     ratios = dtw_ratios(times)
@@ -131,12 +133,13 @@ def test_dtw_all_pairs_seconds_counts_every_pair():
 def test_interleaved_median_seconds_takes_turns():
     calls = []
     seconds = interleaved_median_seconds(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        {name: lambda name=name: calls.append(name) for name in "abc"},
         repeats=3,
         warmup=1,
     )
-    assert calls == ["a", "b"] * 4
-    assert list(seconds) == ["a", "b"] and all(
+    # one call of each per round, each round starting one further along
+    assert calls == list("abc" + "bca" + "cab" + "abc")
+    assert list(seconds) == ["a", "b", "c"] and all(
         value >= 0.0 for value in seconds.values()
     )
     with pytest.raises(TypeError, match="non-empty dict"):

@@ -158,3 +158,16 @@ def test_per_example_and_mean_losses_give_the_same_step():
         np.testing.assert_allclose(
             mean_version, per_example_version, atol=1e-7
         )
+
+
+def test_the_chapters_the_module_names_exist():
+    import re
+    from pathlib import Path
+
+    import helpers.training
+
+    named = set(re.findall(r"\b\d\d_[a-z_]+\b", helpers.training.__doc__))
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    assert "04_integrate_losses" in named
+    for stem in named:
+        assert (notebooks / f"{stem}.ipynb").exists(), stem

@@ -1,23 +1,32 @@
-"""Dynamic time warping written to be read (worked example 5).
+"""Dynamic time warping and soft-DTW written to be read, one anti-diagonal
+per pass.
 
 - :func:`dtw_by_diagonals`: DTW (or soft-DTW) of ``x[b]`` against ``y[b]``:
   :func:`frame_costs`, then :func:`accumulate_by_diagonals`, a
   ``tf.function`` whose loop runs over the anti-diagonals of the cost matrix,
-  one diagonal of the whole batch per pass.
+  one diagonal of the whole batch per pass; ``combine`` is :func:`hard_min`
+  for DTW or :func:`soft_min` for soft-DTW. Built and checked in
+  ``notebooks/15_dtw``; its soft-DTW, and why automatic differentiation
+  through its loop gives NaN with :func:`soft_min`, in
+  ``notebooks/16_soft_dtw``.
+- :func:`soft_min_guarded`: the same soft minimum, guarded where all three
+  inputs are infinite, so that automatic differentiation through the loop
+  gives the true gradient, without NaN (``notebooks/16_soft_dtw``).
 - :func:`soft_dtw_backward`: soft-DTW's value, its expected alignment and its
   gradient for one pair, by the forward and backward recursions of Cuturi &
-  Blondel (2017), as plain NumPy double loops.
+  Blondel (2017), as plain NumPy double loops (``notebooks/16_soft_dtw``).
 - :func:`soft_dtw_divergence`: the soft-DTW divergence, zero when the two
-  sequences are equal (Blondel, Mensch & Vert, 2021).
+  sequences are equal (Blondel, Mensch & Vert, 2021), the loss of
+  ``notebooks/16_soft_dtw``'s forecaster.
 
-:mod:`helpers.sequences` computes the same quantities much faster; the tests
+:mod:`helpers.dtw_fast` computes the same quantities much faster; the tests
 check that both give the same values.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from helpers.sequences import soft_dtw
+from helpers.dtw_fast import soft_dtw
 
 __all__ = [
     "accumulate_by_diagonals",
@@ -25,6 +34,7 @@ __all__ = [
     "frame_costs",
     "hard_min",
     "soft_min",
+    "soft_min_guarded",
     "soft_dtw_backward",
     "soft_dtw_divergence",
 ]
@@ -35,13 +45,11 @@ def hard_min(a, b, c):
     return tf.minimum(tf.minimum(a, b), c)
 
 
-def soft_min(gamma):
-    """The soft minimum ``-gamma * log(sum(exp(-v / gamma)))``: soft-DTW's
-    step. ``gamma`` must be a positive number."""
+def _check_gamma(gamma, name):
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
         raise TypeError(
             f"gamma must be a positive number, got {type(gamma).__name__}; "
-            "e.g. soft_min(1.0)."
+            f"e.g. {name}(1.0)."
         )
     if not gamma > 0:
         raise ValueError(
@@ -49,9 +57,46 @@ def soft_min(gamma):
             "for gamma -> 0."
         )
 
+
+def soft_min(gamma):
+    """The soft minimum ``-gamma * log(sum(exp(-v / gamma)))``: soft-DTW's
+    step. ``gamma`` must be a positive number.
+
+    Its values are right everywhere, but where all three inputs are
+    infinite (cells off the grid of :func:`accumulate_by_diagonals`),
+    ``tf.reduce_logsumexp``'s gradient is NaN, and automatic differentiation
+    through the loop carries it into the gradient; use
+    :func:`soft_min_guarded` to differentiate through the loop."""
+    _check_gamma(gamma, "soft_min")
+
     def combine(a, b, c):
         stacked = tf.stack([a, b, c]) / -gamma
         return -gamma * tf.reduce_logsumexp(stacked, axis=0)
+
+    return combine
+
+
+def soft_min_guarded(gamma):
+    """:func:`soft_min` with a guard, so that its gradient is never NaN.
+
+    The same values as :func:`soft_min`. Where all three inputs are
+    infinite it returns ``+inf`` directly, and ``tf.reduce_logsumexp`` sees
+    zeros there instead (the "double ``where``"): its gradient is then
+    finite everywhere, and the outer ``where`` passes none of it back to the
+    skipped cells. Automatic differentiation through
+    :func:`accumulate_by_diagonals` with this ``combine`` gives soft-DTW's
+    gradient, equal to :func:`soft_dtw_backward`'s. Create it once and
+    reuse it: each call returns a new function, and so a new trace.
+    """
+    _check_gamma(gamma, "soft_min_guarded")
+
+    def combine(a, b, c):
+        stacked = tf.stack([a, b, c]) / -gamma
+        # the cells whose three inputs are all infinite
+        skipped = tf.reduce_all(tf.math.is_inf(stacked), axis=0)
+        safe = tf.where(skipped, tf.zeros_like(stacked), stacked)
+        soft = -gamma * tf.reduce_logsumexp(safe, axis=0)
+        return tf.where(skipped, tf.constant(np.inf, soft.dtype), soft)
 
     return combine
 
@@ -127,7 +172,7 @@ def dtw_by_diagonals(x, y, x_lengths=None, y_lengths=None, combine=hard_min):
         raise ValueError(
             f"x {x.shape} and y {y.shape} must agree in batch and features; "
             "to compare every x with every y, use "
-            "helpers.sequences.dtw_all_pairs."
+            "helpers.dtw_fast.dtw_all_pairs."
         )
     full = tf.ones([x.shape[0]], tf.int32)
     x_lengths = full * x.shape[1] if x_lengths is None else x_lengths
@@ -211,7 +256,7 @@ def soft_dtw_divergence(x, y, gamma=1.0, x_lengths=None, y_lengths=None):
     Soft-DTW itself is not smallest at ``x = y`` (``soft_dtw(y, y)`` is
     negative and its gradient there is not zero); the divergence is 0 at
     ``x = y`` and positive elsewhere. Arguments as
-    :func:`helpers.sequences.soft_dtw`.
+    :func:`helpers.dtw_fast.soft_dtw`.
     """
     return soft_dtw(x, y, gamma, x_lengths, y_lengths) - 0.5 * (
         soft_dtw(x, x, gamma, x_lengths, x_lengths)

@@ -1,11 +1,12 @@
-"""helpers.sequences: DTW, soft-DTW against NumPy, tslearn and dtaidistance."""
+"""helpers.dtw_fast: DTW, soft-DTW against NumPy, tslearn and dtaidistance."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import helpers  # noqa: F401
-from helpers.sequences import dtw, dtw_path, soft_dtw
+from helpers import dtw_fast
+from helpers.dtw_fast import dtw, dtw_path, soft_dtw
 
 # --- The project's own references: the recursions, written plainly ---
 
@@ -68,12 +69,10 @@ GRID_SIZES = [(1, 1), (1, 4), (4, 1), (2, 2), (3, 5), (5, 3), (6, 6), (4, 9)]
 
 
 def test_grid_sizes_cover_every_remainder():
-    from helpers import sequences
-
     remainders = set()
     for steps_x, steps_y in GRID_SIZES:
         # dtw puts the shorter first
-        rows, columns = sequences._grid(
+        rows, columns = dtw_fast.grid_shape(
             min(steps_x, steps_y), max(steps_x, steps_y)
         )
         remainders.add((rows + columns - 1) % 3)
@@ -288,18 +287,16 @@ def test_gradient_inside_tf_function_with_open_shapes():
 
 
 def test_each_diagonal_is_read_from_the_folded_costs():
-    # The layout trick of _diagonal: cell (i, j) of a [columns - 1, columns]
-    # array read as [columns, columns - 1] lies on row i + k // (columns - 1),
-    # column k % (columns - 1), where k = i + j.
-    from helpers import sequences
-
-    rows, columns = sequences._grid(5, 7)
+    # The layout trick of diagonal_costs: cell (i, j) of a [columns - 1,
+    # columns] array read as [columns, columns - 1] lies on row
+    # i + k // (columns - 1), column k % (columns - 1), where k = i + j.
+    rows, columns = dtw_fast.grid_shape(5, 7)
     cells = np.arange((columns - 1) * columns, dtype="float64").reshape(
         columns - 1, columns, 1
     )
     for k in range(rows + columns - 1):
         offset = tf.constant([k // (columns - 1), k % (columns - 1)])
-        diagonal = sequences._diagonal(
+        diagonal = dtw_fast.diagonal_costs(
             tf.constant(cells), k, offset, rows, columns
         ).numpy()[:, 0]
         expected = [
@@ -437,7 +434,7 @@ def test_dtw_path():
 
 
 def test_dtw_all_pairs_matches_pair_by_pair():
-    from helpers.sequences import dtw_all_pairs
+    from helpers.dtw_fast import dtw_all_pairs
 
     x, _, lx, _ = batch(15, size=3, steps_x=6)
     _, y, _, ly = batch(16, size=4, steps_y=5)
@@ -460,10 +457,8 @@ def test_dtw_all_pairs_matches_pair_by_pair():
 
 
 def test_dtw_all_pairs_over_several_batches_and_length_groups(monkeypatch):
-    from helpers import sequences
-
     # 35 pairs: many batches, a short last one
-    monkeypatch.setattr(sequences, "_PAIRS_PER_CALL", 4)
+    monkeypatch.setattr(dtw_fast, "_PAIRS_PER_CALL", 4)
     x, _, lx, _ = batch(18, size=5, steps_x=9)
     _, y, _, ly = batch(19, size=7, steps_y=6)
     expected = [
@@ -471,5 +466,33 @@ def test_dtw_all_pairs_over_several_batches_and_length_groups(monkeypatch):
         for m in range(5)
     ]
     np.testing.assert_allclose(
-        sequences.dtw_all_pairs(x, y, lx, ly), expected, rtol=1e-10
+        dtw_fast.dtw_all_pairs(x, y, lx, ly), expected, rtol=1e-10
     )
+
+
+BUILDING_BLOCKS = (
+    "time_steps",
+    "grid_shape",
+    "arranged_frames",
+    "materialized",
+    "grid_costs",
+    "cell_masks",
+    "diagonal_costs",
+    "diagonal_offset",
+    "next_diagonal_offset",
+    "wavefront",
+    "hard_min",
+    "dtw_wavefront",
+    "three_at_a_time",
+    "written_in_place",
+    "dtw_program",
+)
+
+
+def test_main_api_and_the_building_blocks_the_appendix_shows():
+    # __all__ is the main API; the appendix shows and calls the building
+    # blocks, so they are public too, and the module docstring lists them.
+    assert dtw_fast.__all__ == ["dtw", "dtw_all_pairs", "soft_dtw", "dtw_path"]
+    for name in BUILDING_BLOCKS:
+        assert callable(getattr(dtw_fast, name)), name
+        assert f":func:`{name}`" in dtw_fast.__doc__, name

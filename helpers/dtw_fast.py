@@ -1,5 +1,11 @@
-"""Dynamic time warping inside TensorFlow graphs, fast (worked example 5 and
-its appendix).
+"""Dynamic time warping inside TensorFlow graphs, fast.
+
+Used by the chapters "Dynamic time warping inside the graph"
+(``notebooks/15_dtw``) and "Soft-DTW" (``notebooks/16_soft_dtw``), timed in
+"Performance" (``notebooks/19_performance``), and explained in the appendix,
+"How the fast DTW works" (``notebooks/20_fast_dtw``).
+
+The main API, listed in ``__all__``:
 
 - :func:`dtw`: the minimal accumulated cost over warping paths, batched.
 - :func:`soft_dtw`: its smoothed, differentiable relative (Cuturi & Blondel,
@@ -12,18 +18,32 @@ Both batched functions compare ``x[b]`` with ``y[b]`` for every ``b``. Frame
 cost is the squared Euclidean distance. The recursion runs as a wavefront over
 the anti-diagonals of the cost matrix in a ``tf.while_loop``, each step
 vectorised over the diagonal and the batch (batch last in memory). Three
-arrangements make it fast (the appendix to worked example 5 explains them):
-the sequences are reversed in time so that every pair ends in the same cell,
-whatever its lengths; the cost matrix is read diagonal by diagonal through a
-reshaped view of the same memory, never copied; and soft-DTW's gradient is
-the backward recursion of Cuturi & Blondel, not automatic differentiation of
-the loop.
+arrangements make it fast (the appendix explains them): the sequences are
+reversed in time so that every pair ends in the same cell, whatever its
+lengths; the cost matrix is read diagonal by diagonal through a reshaped view
+of the same memory, never copied; and soft-DTW's gradient is the backward
+recursion of Cuturi & Blondel, not automatic differentiation of the loop.
 Everything is compiled with XLA, once per shape and dtype, so a plain eager
 call is already fast; the functions also work inside a ``tf.function`` (with
 open shapes too, more slowly) and under ``jit_compile=True``.
 
 Identical frames cost exactly 0: the distance is computed as
 ``sum((x - y) ** 2)``, not as ``|x|^2 + |y|^2 - 2 x.y``.
+
+The building blocks, public so that the appendix can show and call them
+(they take the already checked, arranged arguments that :func:`dtw` prepares;
+build on the main API, not on them):
+
+- the grid and the arranged data (appendix section 1): :func:`time_steps`,
+  :func:`grid_shape`, :func:`arranged_frames`, :func:`materialized`,
+  :func:`grid_costs`, :func:`cell_masks`;
+- a diagonal read in place: :func:`diagonal_costs`, :func:`diagonal_offset`,
+  :func:`next_diagonal_offset`;
+- the general loop: :func:`wavefront` with a ``combine`` such as
+  :func:`hard_min`;
+- DTW's loop with three buffers written in place (appendix section 2):
+  :func:`dtw_wavefront`, :func:`three_at_a_time`, :func:`written_in_place`;
+- the whole program :func:`dtw` compiles: :func:`dtw_program`.
 """
 
 import functools
@@ -151,24 +171,25 @@ def _checked(x, y, x_lengths, y_lengths):
             "sizes, or use dtw_all_pairs(x, y) for every pair."
         )
     batch = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
-    steps_x, steps_y = _steps(x, y)
+    steps_x, steps_y = time_steps(x, y)
     x_lengths = _as_lengths("x_lengths", x_lengths, batch, steps_x, "T")
     y_lengths = _as_lengths("y_lengths", y_lengths, batch, steps_y, "U")
     return x, y, x_lengths, y_lengths
 
 
 # ----------------------------------------------------------------------------
-# The compiled core
+# The compiled core: the building blocks the appendix shows (public), and the
+# programs that XLA compiles
 # ----------------------------------------------------------------------------
 
 
-def _grid(steps_x, steps_y):
+def grid_shape(steps_x, steps_y):
     """``(rows, columns)`` of the padded grid for ``T`` and ``U`` frames (ints
     or int32 tensors).
 
     Both sequences get at least one padding frame in front (room for the
-    zero-cost chain of :func:`_costs`), and ``columns - 1 >= rows``, which
-    :func:`_diagonal` needs. The grid is smallest when ``T <= U``.
+    zero-cost chain of :func:`grid_costs`), and ``columns - 1 >= rows``, which
+    :func:`diagonal_costs` needs. The grid is smallest when ``T <= U``.
     """
     rows = steps_x + 1
     longer = (
@@ -179,7 +200,7 @@ def _grid(steps_x, steps_y):
     return rows, 1 + longer
 
 
-def _steps(x, y):
+def time_steps(x, y):
     """``(T, U)``: Python ints when known while tracing (XLA then sees static
     slice sizes), else tensors."""
     return tuple(
@@ -188,7 +209,7 @@ def _steps(x, y):
     )
 
 
-def _materialized(tensor, lengths):
+def materialized(tensor, lengths):
     """``tensor`` unchanged, but computed once into memory before its consumers
     run.
 
@@ -208,14 +229,14 @@ def _materialized(tensor, lengths):
     return tensor
 
 
-def _frames(x, y, x_lengths, y_lengths, rows, columns):
+def arranged_frames(x, y, x_lengths, y_lengths, rows, columns):
     """Both sequences as ``[features, time, batch]``, **reversed in time**,
     padding zeroed and moved in front.
 
     ``x`` becomes ``columns - 1`` frames (``rows`` on the grid, the rest only
-    give :func:`_costs` the shape :func:`_diagonal` folds), ``y`` becomes
-    ``columns`` frames. Padding is zeroed first, so whatever it held (even
-    NaN) cannot matter.
+    give :func:`grid_costs` the shape :func:`diagonal_costs` folds), ``y``
+    becomes ``columns`` frames. Padding is zeroed first, so whatever it held
+    (even NaN) cannot matter.
     """
     steps_x, steps_y = tf.shape(x)[1], tf.shape(y)[1]
     x = tf.where(
@@ -232,20 +253,20 @@ def _frames(x, y, x_lengths, y_lengths, rows, columns):
         tf.reverse(tf.transpose(y, [2, 1, 0]), [1]),
         [[0, 0], [columns - steps_y, 0], [0, 0]],
     )
-    return _materialized(x_t, x_lengths), _materialized(y_t, y_lengths)
+    return materialized(x_t, x_lengths), materialized(y_t, y_lengths)
 
 
-def _costs(x_t, y_t, x_lengths, y_lengths, rows, columns):
+def grid_costs(x_t, y_t, x_lengths, y_lengths, rows, columns):
     """Frame costs on the padded grid, ``[columns - 1, columns, batch]``, batch
     last.
 
-    ``x_t`` and ``y_t`` come from :func:`_frames`: reversed in time, so every
-    pair's last valid frames meet in the bottom-right cell ``(rows - 1,
-    columns - 1)`` and the answer is always there, whatever the lengths. Each
-    pair's first valid cell ``(rows - x_len, columns - y_len)`` is reached
-    from the top-left cell by one chain of zero-cost cells (diagonal, then
-    straight along row or column 0); every other cell outside the valid
-    block costs infinity.
+    ``x_t`` and ``y_t`` come from :func:`arranged_frames`: reversed in time,
+    so every pair's last valid frames meet in the bottom-right cell
+    ``(rows - 1, columns - 1)`` and the answer is always there, whatever the
+    lengths. Each pair's first valid cell ``(rows - x_len, columns - y_len)``
+    is reached from the top-left cell by one chain of zero-cost cells
+    (diagonal, then straight along row or column 0); every other cell outside
+    the valid block costs infinity.
     """
     features = x_t.shape[0]
     if features is not None and features <= 64:
@@ -258,14 +279,14 @@ def _costs(x_t, y_t, x_lengths, y_lengths, rows, columns):
         distance = tf.reduce_sum(
             tf.square(x_t[:, :, None, :] - y_t[:, None, :, :]), axis=0
         )
-    inside, chain = _cells(x_lengths, y_lengths, rows, columns)
+    inside, chain = cell_masks(x_lengths, y_lengths, rows, columns)
     infinity = tf.constant(np.inf, x_t.dtype)
     return tf.where(
         inside, distance, tf.where(chain, tf.zeros_like(distance), infinity)
     )
 
 
-def _cells(x_lengths, y_lengths, rows, columns):
+def cell_masks(x_lengths, y_lengths, rows, columns):
     """Masks ``[columns - 1, columns, batch]``: the valid block, and the
     zero-cost chain leading to it."""
     i = tf.range(columns - 1)[:, None, None]
@@ -291,11 +312,11 @@ def _cells(x_lengths, y_lengths, rows, columns):
     return inside, chain
 
 
-def _diagonal(costs, k, offset, rows, columns):
+def diagonal_costs(costs, k, offset, rows, columns):
     """Costs of anti-diagonal ``k`` (cells ``(i, k - i)``, ``i < rows``) as
     ``[rows, batch]``; inf off the grid.
 
-    ``costs`` is the ``[columns - 1, columns, B]`` array of :func:`_costs`,
+    ``costs`` is the ``[columns - 1, columns, B]`` array of :func:`grid_costs`,
     read here as ``[columns, columns - 1, B]`` (same memory). Cell ``(i, j)``
     sits at flat row ``i * columns + j = i * (columns - 1) + k``: in the
     folded view, row ``i + k // (columns - 1)``, column ``k % (columns - 1)``.
@@ -320,13 +341,13 @@ def _diagonal(costs, k, offset, rows, columns):
     )
 
 
-def _offset(k, columns):
+def diagonal_offset(k, columns):
     """The folded offset ``(row, column)`` of diagonal ``k`` in
-    :func:`_diagonal`, int32 ``[..., 2]``."""
+    :func:`diagonal_costs`, int32 ``[..., 2]``."""
     return tf.stack([k // (columns - 1), k % (columns - 1)], -1)
 
 
-def _next_offset(offset, step, columns):
+def next_diagonal_offset(offset, step, columns):
     """The folded offset of diagonal ``k + step`` from that of ``k`` (``|step|
     <= columns - 1``)."""
     row, column = offset[0], offset[1] + step
@@ -340,11 +361,11 @@ def _next_offset(offset, step, columns):
     return tf.stack([row, column])
 
 
-def _wavefront(costs, rows, columns, combine, record=False):
+def wavefront(costs, rows, columns, combine, record=False):
     """``R[i, j] = cost[i, j] + combine(R[i-1, j], R[i, j-1], R[i-1, j-1])``,
     one anti-diagonal at a time.
 
-    ``costs`` comes from :func:`_costs`. The loop state is the last two
+    ``costs`` comes from :func:`grid_costs`. The loop state is the last two
     diagonals, each with an infinite row 0 in front, so that ``d[:-1]`` lines
     each cell up with its upper neighbours and ``d[1:]`` with its left one.
     ``R`` is 0 "before" the top-left cell. One diagonal per pass: with more,
@@ -362,14 +383,14 @@ def _wavefront(costs, rows, columns, combine, record=False):
     start = tf.concat([tf.zeros_like(top), empty[1:]], 0)
 
     def body(k, offset, previous, before, *history):
-        current = _diagonal(costs, k, offset, rows, columns) + combine(
+        current = diagonal_costs(costs, k, offset, rows, columns) + combine(
             previous[:-1], previous[1:], before[:-1]
         )
         current = tf.concat([top, current], 0)
         history = tuple(h.write(k, current) for h in history)
         return (
             k + 1,
-            _next_offset(offset, 1, columns),
+            next_diagonal_offset(offset, 1, columns),
             current,
             previous,
         ) + history
@@ -385,7 +406,7 @@ def _wavefront(costs, rows, columns, combine, record=False):
     return (last[-1], history[0].stack()) if record else last[-1]
 
 
-def _written(buffer, values, first_row):
+def written_in_place(buffer, values, first_row):
     """``buffer`` with rows ``first_row, first_row + 1, ...`` replaced by
     ``values`` (the other row kept).
 
@@ -404,15 +425,15 @@ def _written(buffer, values, first_row):
     )
 
 
-def _three_at_a_time(step, steps, empty, locate):
+def three_at_a_time(step, steps, empty, locate):
     """Run ``new = step(t, where, last, second_last, scratch)`` for ``t = 0,
     ..., steps - 1``.
 
     A ``tf.while_loop`` with three steps per pass, over three buffers shaped
     like ``empty`` that take turns: each step writes its result into the
     buffer of the step three before, which nothing needs any more
-    (``scratch``), by :func:`_written`. After three steps every buffer is
-    back in its place, so XLA copies nothing between passes, and the loop's
+    (``scratch``), by :func:`written_in_place`. After three steps every buffer
+    is back in its place, so XLA copies nothing between passes, and the loop's
     own bookkeeping is paid once per three steps. ``locate(ts)`` maps the
     three steps of a pass to whatever each needs to know (``where``), in one
     small kernel rather than a few per step. ``step`` must leave the row of
@@ -442,17 +463,17 @@ def _three_at_a_time(step, steps, empty, locate):
     return last
 
 
-def _dtw_wavefront(costs, rows, columns):
-    """The hard-minimum recursion of :func:`_wavefront`, faster: ``R`` at the
+def dtw_wavefront(costs, rows, columns):
+    """The hard-minimum recursion of :func:`wavefront`, faster: ``R`` at the
     bottom-right cell, ``[B]``.
 
     Each diagonal is written in place into one of three rotating buffers
-    (:func:`_three_at_a_time`), so a loop pass runs three kernels and copies
+    (:func:`three_at_a_time`), so a loop pass runs three kernels and copies
     nothing. XLA runs an in-place kernel on one thread: for a minimum and
     an addition that beats the fixed costs of the general loop (copies
     between passes, small kernels split across threads), but soft-DTW's
     ``exp`` and ``log`` on every cell want both cores, and measured slower
-    this way; so soft-DTW keeps :func:`_wavefront`.
+    this way; so soft-DTW keeps :func:`wavefront`.
     """
     batch = (
         costs.shape[2] if costs.shape[2] is not None else tf.shape(costs)[2]
@@ -465,21 +486,27 @@ def _dtw_wavefront(costs, rows, columns):
     def step(k, offset, previous, before, scratch):
         # Before the grid (k < 0) every cost is masked to inf, so the diagonal
         # stays `empty`.
-        reached = _hard_min(previous[:-1], previous[1:], before[:-1])
+        reached = hard_min(previous[:-1], previous[1:], before[:-1])
         # the path starts here
         reached = tf.where(
             (k == 0) & first_cell, tf.zeros_like(reached), reached
         )
-        return _written(
-            scratch, _diagonal(costs, k, offset, rows, columns) + reached, 1
+        return written_in_place(
+            scratch,
+            diagonal_costs(costs, k, offset, rows, columns) + reached,
+            1,
         )
 
-    return _three_at_a_time(
-        step, rows + columns - 1, empty, lambda ks: _offset(ks, columns)
+    return three_at_a_time(
+        step,
+        rows + columns - 1,
+        empty,
+        lambda ks: diagonal_offset(ks, columns),
     )[-1]
 
 
-def _hard_min(a, b, c):
+def hard_min(a, b, c):
+    """The elementwise minimum of three tensors: DTW's ``combine``."""
     return tf.minimum(tf.minimum(a, b), c)
 
 
@@ -521,8 +548,8 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
     cost[s] + softmin(...)``, ``E[i, j]`` is the derivative of the final value
     with respect to ``R[i, j]``, and so to ``cost[i, j]``. ``history`` holds
     every diagonal of ``R`` from the forward pass. Each diagonal of ``E`` is
-    added into the folded layout of :func:`_diagonal` (entries off the grid
-    are 0, so the overlap is harmless).
+    added into the folded layout of :func:`diagonal_costs` (entries off the
+    grid are 0, so the overlap is harmless).
     """
     dtype = costs.dtype
     batch = tf.shape(costs)[2]
@@ -541,7 +568,7 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
         usable = tf.math.is_finite(accumulated) & (k < diagonals)
         value = tf.where(
             usable,
-            accumulated - _diagonal(costs, k, offset, rows, columns),
+            accumulated - diagonal_costs(costs, k, offset, rows, columns),
             minus_infinity,
         )
         return tf.concat([value, unreachable_row], 0)
@@ -552,8 +579,8 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
         # those cells received is read again from the history: that costs less
         # than carrying it through the loop.
         accumulated = history[k][1:]  # R on diagonal k, [rows, B]
-        s1 = received(k + 1, _next_offset(offset, 1, columns))
-        s2 = received(k + 2, _next_offset(offset, 2, columns))
+        s1 = received(k + 1, next_diagonal_offset(offset, 1, columns))
+        s2 = received(k + 2, next_diagonal_offset(offset, 2, columns))
         # successor (i + 1, j + 1)
         e = (
             e1[1:]
@@ -571,7 +598,7 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
         gradient = tf.tensor_scatter_nd_add(gradient, indices, e)
         return (
             k - 1,
-            _next_offset(offset, -1, columns),
+            next_diagonal_offset(offset, -1, columns),
             tf.concat([e, zero_row], 0),
             e1,
             gradient,
@@ -581,7 +608,7 @@ def _soft_cost_gradient(costs, history, rows, columns, gamma):
     zeros = tf.zeros(tf.stack([rows + 1, batch]), dtype)
     state = (
         last,
-        _offset(last, columns),
+        diagonal_offset(last, columns),
         zeros,
         zeros,
         tf.zeros(tf.stack([columns, columns - 1, batch]), dtype),
@@ -610,30 +637,32 @@ def _ordered(swap, x, y, x_lengths, y_lengths):
     )
 
 
-def _dtw_program(x, y, x_lengths, y_lengths):
-    rows, columns = _grid(*_steps(x, y))
-    costs = _costs(
-        *_frames(x, y, x_lengths, y_lengths, rows, columns),
+def dtw_program(x, y, x_lengths, y_lengths):
+    """DTW values ``[B]`` of checked arguments: the program :func:`dtw`
+    compiles with XLA (frames, costs, then :func:`dtw_wavefront`)."""
+    rows, columns = grid_shape(*time_steps(x, y))
+    costs = grid_costs(
+        *arranged_frames(x, y, x_lengths, y_lengths, rows, columns),
         x_lengths,
         y_lengths,
         rows,
         columns,
     )
-    return _dtw_wavefront(costs, rows, columns)
+    return dtw_wavefront(costs, rows, columns)
 
 
 def _soft_dtw_program(x, y, x_lengths, y_lengths, gamma):
     """soft-DTW values, and every diagonal of ``R`` for the backward pass
     (``[K, rows + 1, B]``)."""
-    rows, columns = _grid(*_steps(x, y))
-    costs = _costs(
-        *_frames(x, y, x_lengths, y_lengths, rows, columns),
+    rows, columns = grid_shape(*time_steps(x, y))
+    costs = grid_costs(
+        *arranged_frames(x, y, x_lengths, y_lengths, rows, columns),
         x_lengths,
         y_lengths,
         rows,
         columns,
     )
-    return _wavefront(costs, rows, columns, _soft_min(gamma), record=True)
+    return wavefront(costs, rows, columns, _soft_min(gamma), record=True)
 
 
 def _soft_dtw_gradients_program(
@@ -641,13 +670,13 @@ def _soft_dtw_gradients_program(
 ):
     """Gradients of ``sum(upstream * values)`` from the forward pass's
     ``history``: backward recursion, then chain rule."""
-    rows, columns = _grid(*_steps(x, y))
+    rows, columns = grid_shape(*time_steps(x, y))
     # only the cheap rearrangement of the frames is taped
     with tf.GradientTape() as tape:
         tape.watch([x, y])
-        x_t, y_t = _frames(x, y, x_lengths, y_lengths, rows, columns)
-    costs = _costs(x_t, y_t, x_lengths, y_lengths, rows, columns)
-    inside, _ = _cells(x_lengths, y_lengths, rows, columns)
+        x_t, y_t = arranged_frames(x, y, x_lengths, y_lengths, rows, columns)
+    costs = grid_costs(x_t, y_t, x_lengths, y_lengths, rows, columns)
+    inside, _ = cell_masks(x_lengths, y_lengths, rows, columns)
     # [I, J, B]
     e = tf.where(
         inside,
@@ -670,7 +699,7 @@ def _soft_dtw_gradients_program(
 
 
 _PROGRAMS = {
-    "dtw": _dtw_program,
+    "dtw": dtw_program,
     "soft_dtw": _soft_dtw_program,
     "soft_dtw_gradients": _soft_dtw_gradients_program,
 }

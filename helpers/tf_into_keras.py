@@ -1,5 +1,5 @@
-"""Existing TensorFlow inside Keras models (the chapter "From TensorFlow into
-Keras").
+"""Existing TensorFlow inside Keras models: frozen graphs and checkpoints
+(07_frozen_graphs_checkpoints), modules and Hub modules (08_modules_and_hub).
 
 - :func:`read_graph_def`: a frozen ``GraphDef`` from a ``.pb`` file.
 - :func:`frozen_graph_function`: a frozen graph cut down to a
@@ -7,12 +7,19 @@ Keras").
 - :class:`GraphLayer`: such a function as a Keras layer (no weights).
 - :func:`load_checkpoint_weights`: a TF1 checkpoint's variables assigned to
   Keras weights by a name map, every name and shape checked.
-- :class:`ModuleLayer`: a ``tf.Module`` as a Keras layer whose
-  ``tf.Variable``\\ s Keras tracks and trains.
+- :func:`save_hub_module`: a ``tf.function`` and its variables saved as a
+  module in the TF2 Hub format (a reusable SavedModel).
+- :class:`ModuleLayer`: a ``tf.Module`` (or a reloaded Hub module) as a Keras
+  layer whose ``tf.Variable``\\ s Keras tracks and trains.
+- :func:`save_tf1_hub_module`: a TF1 graph saved as a module in the TF1 Hub
+  format, as TF1 code saved one.
+- :class:`SignatureLayer`: a signature of a loaded TF1 Hub module as a frozen
+  Keras layer.
 """
 
 import difflib
 import inspect
+import os
 
 import keras
 import tensorflow as tf
@@ -22,7 +29,10 @@ __all__ = [
     "ModuleLayer",
     "frozen_graph_function",
     "load_checkpoint_weights",
+    "SignatureLayer",
     "read_graph_def",
+    "save_hub_module",
+    "save_tf1_hub_module",
 ]
 
 
@@ -108,12 +118,17 @@ class GraphLayer(keras.layers.Layer):
     function is not a config): export the model as a SavedModel, or rebuild
     the layer from the ``.pb`` file. The layer's dtype defaults to the
     graph's input dtype, so that a mixed-precision policy does not cast its
-    input. It has no ``training`` argument: prune a graph with a dropout or
-    ``is_training`` placeholder at tensors that do not depend on it, or feed
-    it as a second input.
+    input. The pruned function checks the dtype of what it is called on, not
+    the shape: ``build`` checks the shape against the graph's placeholder
+    while the model is built, and ``compute_output_shape`` gives the output
+    the input's batch axis. It has no ``training`` argument: prune a graph
+    with a dropout or ``is_training`` placeholder at tensors that do not
+    depend on it, or feed it as a second input.
     """
 
     def __init__(self, function, **kwargs):
+        # the graph's dtype, so that a mixed-precision policy does not cast
+        # the input (the pruned function refuses any other dtype)
         kwargs.setdefault("dtype", function.inputs[0].dtype.name)
         super().__init__(**kwargs)
         if len(function.inputs) != 1 or len(function.outputs) != 1:
@@ -138,6 +153,8 @@ class GraphLayer(keras.layers.Layer):
         return self.function(inputs)[0]
 
     def compute_output_shape(self, input_shape):
+        # the function's output has the graph's static shape, batch axis
+        # included (a fixed batch of 1 stays 1); take the batch from the input
         shape = self.function.outputs[0].shape.as_list()
         return (input_shape[0], *shape[1:])
 
@@ -200,11 +217,6 @@ def load_checkpoint_weights(checkpoint, mapping, ignore=()):
     return assigned
 
 
-def _keras_name(variable):
-    # Keras variable names cannot contain "/"; drop the ":0" suffix too.
-    return variable.name.split(":")[0].replace("/", "_")
-
-
 def save_hub_module(
     path,
     function,
@@ -255,15 +267,6 @@ def save_hub_module(
     module.trainable_variables = list(trainable_variables)
     module.regularization_losses = list(regularization_losses)
     tf.saved_model.save(module, path)
-
-
-def _takes_training(module):
-    # A module's __call__ (a reloaded one's too) with a `training` argument.
-    try:
-        parameters = inspect.signature(module.__call__).parameters
-    except (TypeError, ValueError):  # no signature to read
-        return False
-    return "training" in parameters
 
 
 class ModuleLayer(keras.layers.Layer):
@@ -322,7 +325,11 @@ class ModuleLayer(keras.layers.Layer):
             )
         trainable = {id(v) for v in getattr(module, "trainable_variables", [])}
         self.module = module
-        self.takes_training = _takes_training(module)
+        try:  # does its __call__ (a reloaded one's too) take `training`?
+            parameters = inspect.signature(module.__call__).parameters
+        except (TypeError, ValueError):  # no signature to read
+            parameters = {}
+        self.takes_training = "training" in parameters
         with keras.name_scope(self.name):  # paths "<layer name>/<variable>"
             # the same dtype, or keras.Variable would make a converted copy
             self.module_variables = [
@@ -330,10 +337,17 @@ class ModuleLayer(keras.layers.Layer):
                     v,
                     trainable=id(v) in trainable,
                     dtype=v.dtype,
-                    name=_keras_name(v),
+                    # Keras names cannot hold "/"; drop the ":0" too
+                    name=v.name.split(":")[0].replace("/", "_"),
                 )
                 for v in variables
             ]
+        if not self.trainable:
+            # ModuleLayer(..., trainable=False): add_weight would freeze each
+            # new weight of a frozen layer (Layer._track_variable); variables
+            # assigned to an attribute skip that step, so freeze them here
+            for variable in self.module_variables:
+                variable.trainable = False
 
     def call(self, inputs, training=None):
         # As hub.KerasLayer: a frozen module adds no losses and runs in
@@ -346,3 +360,77 @@ class ModuleLayer(keras.layers.Layer):
                 inputs, training=bool(training and self.trainable)
             )
         return self.module(inputs)
+
+
+def save_tf1_hub_module(path, build, tag_sets=((), ("train",))):
+    """Save a graph as a module in the TF1 Hub format, as TF1 code did.
+
+    ``build()`` runs inside a new ``tf.Graph``: it makes the placeholders,
+    variables and ops, and returns the signatures, a dict ``name -> (inputs,
+    outputs)``, each of those a dict ``key -> tensor``. The graph is saved
+    with its variables' initial values as a TF1 SavedModel
+    (``tf.compat.v1.saved_model.Builder``), once for each tag set (one
+    MetaGraph each: ``()`` for inference, ``("train",)`` for training, as
+    TF1 Hub modules had), and an empty ``tfhub_module.pb`` beside it marks
+    the folder as the TF1 Hub format: ``hub.load`` checks only that this file
+    exists. The TF1 saving API's deprecation notices are silenced.
+    """
+    if not tag_sets:
+        raise ValueError("tag_sets needs at least one tag set, e.g. [()]")
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the TF1 API's deprecation notices
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            signature_def = tf.compat.v1.saved_model.predict_signature_def
+            signatures = {
+                name: signature_def(inputs, outputs)
+                for name, (inputs, outputs) in build().items()
+            }
+            with tf.compat.v1.Session() as session:
+                session.run(tf.compat.v1.global_variables_initializer())
+                builder = tf.compat.v1.saved_model.Builder(path)
+                first, *others = tag_sets
+                builder.add_meta_graph_and_variables(
+                    session, list(first), signatures
+                )
+                for tags in others:
+                    builder.add_meta_graph(list(tags), signatures)
+                builder.save()
+    finally:
+        logger.setLevel(level)
+    open(os.path.join(path, "tfhub_module.pb"), "wb").close()
+
+
+class SignatureLayer(keras.layers.Layer):
+    """One signature of a module in the TF1 Hub format, as a Keras layer.
+
+    ``module`` is what ``hub.load`` (or ``tf.saved_model.load(path,
+    tags=[])``) returns for such a module: no ``__call__``, only
+    ``signatures``, each a function from named tensors to a dict. The layer
+    calls ``signatures[signature]``, a dict of several inputs by name (as
+    ``hub.KerasLayer`` did), and returns the output under ``output``. It has
+    no weights: Keras never sees the loaded variables, so the module stays
+    frozen, as ``hub.KerasLayer`` kept this format.
+    """
+
+    def __init__(self, module, signature="default", output="default", **kw):
+        super().__init__(**kw)
+        signatures = getattr(module, "signatures", {})
+        if signature not in signatures:
+            raise ValueError(
+                f"no signature {signature!r}; the module has "
+                f"{sorted(signatures)}. Load a TF1 Hub module with "
+                "hub.load(path), or tf.saved_model.load(path, tags=[])."
+            )
+        self.module = module  # keeps the loaded variables alive
+        self.function = signatures[signature]
+        self.output_key = output
+
+    def call(self, inputs):
+        if isinstance(inputs, dict):  # several inputs: by name
+            outputs = self.function(**inputs)
+        else:
+            outputs = self.function(inputs)
+        return outputs[self.output_key]
