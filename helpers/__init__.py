@@ -21,72 +21,72 @@ Index of the submodules (made by tests/helpers_index.py):
   :func:`is_int_at_least` (no chapter).
 * :mod:`helpers.data` -- Data for the worked examples: bundled with
   packages, split and scaled once. :class:`Split` (no chapter);
-  :func:`diabetes` (10_linear_regression); :func:`digits` (06_keras_pieces,
-  07_frozen_graphs_checkpoints, 08_modules_and_hub, 12_cnn_feature_heads,
-  17_export_serve); :class:`Sequences` (no chapter); :func:`japanese_vowels`
-  (14_sequences, 15_dtw, 16_soft_dtw, 20_fast_dtw); :func:`wave`
-  (11_legacy_tf1, 18_distribute); :func:`dense_initial_weights`
-  (11_legacy_tf1, 18_distribute).
+  :func:`diabetes` (14_linear_regression); :func:`digits` (06_keras_pieces,
+  07_frozen_graphs_checkpoints, 08_modules_and_hub, 16_cnn_feature_heads,
+  23_export_serve); :class:`Sequences` (no chapter); :func:`japanese_vowels`
+  (18_sequences, 19_dtw, 20_soft_dtw, 28_fast_dtw); :func:`wave`
+  (15_legacy_tf1, 25_distribute); :func:`dense_initial_weights`
+  (15_legacy_tf1, 25_distribute).
 * :mod:`helpers.dtw_fast` -- Dynamic time warping inside TensorFlow graphs,
-  fast. :func:`grid_shape` (20_fast_dtw); :func:`time_steps` (20_fast_dtw);
-  :func:`materialized` (20_fast_dtw); :func:`arranged_frames` (20_fast_dtw);
-  :func:`grid_costs` (20_fast_dtw); :func:`cell_masks` (20_fast_dtw);
-  :func:`diagonal_costs` (20_fast_dtw); :func:`diagonal_offset`
-  (20_fast_dtw); :func:`next_diagonal_offset` (no chapter);
-  :func:`wavefront` (20_fast_dtw); :func:`written_in_place` (20_fast_dtw);
-  :func:`three_at_a_time` (20_fast_dtw); :func:`dtw_wavefront`
-  (20_fast_dtw); :func:`hard_min` (20_fast_dtw); :func:`dtw_program`
-  (20_fast_dtw); :func:`dtw` (16_soft_dtw, 19_performance, 20_fast_dtw);
-  :func:`dtw_all_pairs` (15_dtw); :func:`soft_dtw` (16_soft_dtw);
-  :func:`dtw_path` (15_dtw, 16_soft_dtw).
+  fast. :func:`grid_shape` (28_fast_dtw); :func:`time_steps` (28_fast_dtw);
+  :func:`materialized` (28_fast_dtw); :func:`arranged_frames` (28_fast_dtw);
+  :func:`grid_costs` (28_fast_dtw); :func:`cell_masks` (28_fast_dtw);
+  :func:`diagonal_costs` (28_fast_dtw); :func:`diagonal_offset`
+  (28_fast_dtw); :func:`next_diagonal_offset` (no chapter);
+  :func:`wavefront` (28_fast_dtw); :func:`written_in_place` (28_fast_dtw);
+  :func:`three_at_a_time` (28_fast_dtw); :func:`dtw_wavefront`
+  (28_fast_dtw); :func:`hard_min` (28_fast_dtw); :func:`dtw_program`
+  (28_fast_dtw); :func:`dtw` (20_soft_dtw, 27_performance, 28_fast_dtw);
+  :func:`dtw_all_pairs` (19_dtw); :func:`soft_dtw` (20_soft_dtw);
+  :func:`dtw_path` (19_dtw, 20_soft_dtw).
 * :mod:`helpers.dtw_readable` -- Dynamic time warping and soft-DTW written
-  to be read, one anti-diagonal per pass. :func:`hard_min` (15_dtw);
-  :func:`soft_min` (16_soft_dtw); :func:`soft_min_guarded` (16_soft_dtw);
-  :func:`frame_costs` (15_dtw); :func:`dtw_by_diagonals` (15_dtw,
-  16_soft_dtw, 20_fast_dtw); :func:`soft_dtw_backward` (16_soft_dtw);
-  :func:`soft_dtw_divergence` (16_soft_dtw).
+  to be read, one anti-diagonal per pass. :func:`hard_min` (19_dtw);
+  :func:`soft_min` (20_soft_dtw); :func:`soft_min_guarded` (20_soft_dtw);
+  :func:`frame_costs` (19_dtw); :func:`dtw_by_diagonals` (19_dtw,
+  20_soft_dtw, 28_fast_dtw); :func:`soft_dtw_backward` (20_soft_dtw);
+  :func:`soft_dtw_divergence` (20_soft_dtw).
 * :mod:`helpers.extract` -- Getting tensors out of a Keras model (the
   *Extract* chapter). :func:`feature_extractor` (02_extract,
-  12_cnn_feature_heads).
+  16_cnn_feature_heads).
 * :mod:`helpers.graphs` -- Looking inside traced TensorFlow graphs (the
   *Extract* chapter). :func:`input_placeholders` (02_extract,
-  04_integrate_losses, 10_linear_regression, 11_legacy_tf1);
-  :func:`captured_placeholders` (02_extract, 11_legacy_tf1);
+  04_integrate_losses, 14_linear_regression, 15_legacy_tf1);
+  :func:`captured_placeholders` (02_extract, 15_legacy_tf1);
   :func:`op_histogram` (02_extract, 03_tracing, 05_integrate_gradients,
-  11_legacy_tf1).
+  15_legacy_tf1).
 * :mod:`helpers.heads` -- Models, losses and measures for new heads on a
-  CNN's features. :func:`batch_hard_triplet_loss` (12_cnn_feature_heads,
-  13_cnn_fine_tuning); :func:`nearest_centroid_accuracy` (no chapter);
+  CNN's features. :func:`batch_hard_triplet_loss` (16_cnn_feature_heads,
+  17_cnn_fine_tuning); :func:`nearest_centroid_accuracy` (no chapter);
   :func:`nearest_centroid_right` (no chapter); :func:`confusion_matrix`
-  (13_cnn_fine_tuning); :func:`paired_counts` (12_cnn_feature_heads,
-  13_cnn_fine_tuning); :class:`DigitsSplit` (no chapter);
-  :func:`digits_split` (12_cnn_feature_heads, 13_cnn_fine_tuning);
-  :func:`flat` (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`build_cnn`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`train_cnn`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`frozen_backbone`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`cross_entropy`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`classifier_head`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`embedding_head`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`train_keeping_best`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`train_classifier_head`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`train_embedding_head`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`classified_right`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning); :func:`centroid_right`
-  (12_cnn_feature_heads, 13_cnn_fine_tuning).
+  (17_cnn_fine_tuning); :func:`paired_counts` (16_cnn_feature_heads,
+  17_cnn_fine_tuning); :class:`DigitsSplit` (no chapter);
+  :func:`digits_split` (16_cnn_feature_heads, 17_cnn_fine_tuning);
+  :func:`flat` (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`build_cnn`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`train_cnn`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`frozen_backbone`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`cross_entropy`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`classifier_head`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`embedding_head`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`train_keeping_best`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`train_classifier_head`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`train_embedding_head`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`classified_right`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning); :func:`centroid_right`
+  (16_cnn_feature_heads, 17_cnn_fine_tuning).
 * :mod:`helpers.plotting` -- Figures of a model's structure and of traced
   graphs, drawn with Matplotlib only. :func:`draw_model` (01_define,
-  02_extract, 12_cnn_feature_heads); :func:`draw_graph` (02_extract).
+  02_extract, 16_cnn_feature_heads); :func:`draw_graph` (02_extract).
 * :mod:`helpers.reproducibility` -- Seeding and determinism for notebooks
   whose outputs nbval compares. :func:`seed_everything` (01_define,
   02_extract, 03_tracing, 04_integrate_losses, 05_integrate_gradients,
   06_keras_pieces, 07_frozen_graphs_checkpoints, 08_modules_and_hub,
-  09_save_reload_convert, 10_linear_regression, 12_cnn_feature_heads,
-  13_cnn_fine_tuning, 14_sequences, 15_dtw, 16_soft_dtw, 17_export_serve,
-  18_distribute, 19_performance, 20_fast_dtw).
+  09_save_reload_convert, 14_linear_regression, 16_cnn_feature_heads,
+  17_cnn_fine_tuning, 18_sequences, 19_dtw, 20_soft_dtw, 23_export_serve,
+  25_distribute, 27_performance, 28_fast_dtw).
 * :mod:`helpers.source` -- Show the part of a helper's source that a chapter
   discusses. :func:`source_lines` (no chapter); :func:`show_source`
   (02_extract, 03_tracing, 07_frozen_graphs_checkpoints, 08_modules_and_hub,
-  12_cnn_feature_heads, 15_dtw, 16_soft_dtw, 19_performance, 20_fast_dtw);
+  16_cnn_feature_heads, 19_dtw, 20_soft_dtw, 27_performance, 28_fast_dtw);
   :class:`Source` (no chapter).
 * :mod:`helpers.tf_into_keras` -- Existing TensorFlow inside Keras models:
   frozen graphs and checkpoints (07_frozen_graphs_checkpoints), modules and
@@ -100,27 +100,27 @@ Index of the submodules (made by tests/helpers_index.py):
   (08_modules_and_hub, 09_save_reload_convert); :func:`save_tf1_hub_module`
   (08_modules_and_hub); :class:`SignatureLayer` (08_modules_and_hub).
 * :mod:`helpers.tfenv` -- Environment defaults that must be in place before
-  ``import tensorflow``. :func:`numerics_defaults` (19_performance);
+  ``import tensorflow``. :func:`numerics_defaults` (27_performance);
   :func:`apply_tf_env_defaults` (no chapter); :func:`without_defaults` (no
   chapter); :func:`quiet_tf_python_logger` (no chapter);
   :func:`tf_log_to_stdout` (03_tracing, 09_save_reload_convert);
   :func:`run_python` (08_modules_and_hub, 09_save_reload_convert,
-  19_performance).
+  27_performance).
 * :mod:`helpers.timing` -- Measuring training steps (the chapter
-  "Performance", ``notebooks/19_performance``): eager, tf.function, XLA and
-  fit. :func:`median_seconds` (19_performance);
-  :func:`interleaved_median_seconds` (20_fast_dtw); :func:`step_timings`
-  (19_performance); :func:`tracing_counts` (19_performance);
-  :func:`dtw_speedups` (19_performance); :func:`dtw_ratios` (no chapter);
-  :func:`dtw_batch` (19_performance); :func:`dtw_timings` (19_performance);
-  :func:`dtw_all_pairs_seconds` (19_performance); :func:`benchmark_problems`
-  (19_performance).
+  "Performance", ``notebooks/27_performance``): eager, tf.function, XLA and
+  fit. :func:`median_seconds` (27_performance);
+  :func:`interleaved_median_seconds` (28_fast_dtw); :func:`step_timings`
+  (27_performance); :func:`tracing_counts` (27_performance);
+  :func:`dtw_speedups` (27_performance); :func:`dtw_ratios` (no chapter);
+  :func:`dtw_batch` (27_performance); :func:`dtw_timings` (27_performance);
+  :func:`dtw_all_pairs_seconds` (27_performance); :func:`benchmark_problems`
+  (27_performance).
 * :mod:`helpers.training` -- A custom training step, eager or compiled, and
-  a loop around it. :func:`train_step` (19_performance);
+  a loop around it. :func:`train_step` (27_performance);
   :func:`compiled_train_step` (04_integrate_losses, 05_integrate_gradients,
-  10_linear_regression, 16_soft_dtw, 19_performance); :func:`run_epochs`
-  (04_integrate_losses, 05_integrate_gradients, 10_linear_regression,
-  16_soft_dtw).
+  14_linear_regression, 20_soft_dtw, 27_performance); :func:`run_epochs`
+  (04_integrate_losses, 05_integrate_gradients, 14_linear_regression,
+  20_soft_dtw).
 
 (End of the index.)
 """

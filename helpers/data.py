@@ -6,19 +6,19 @@ change is made once. Each entry names the chapters (notebooks) that use it.
 
 - :func:`diabetes`: scikit-learn's diabetes regression data (442 patients,
   10 features), standardised with the training statistics
-  (``10_linear_regression``; ``helpers.timing`` times its model).
+  (``14_linear_regression``; ``helpers.timing`` times its model).
 - :func:`digits`: scikit-learn's 8x8 handwritten digits (1,797 images, 10
   classes), scaled to ``[0, 1]``, with a stratified split
   (``06_keras_pieces``, ``07_frozen_graphs_checkpoints``,
-  ``08_modules_and_hub``, ``17_export_serve``; the CNN chapters take it
+  ``08_modules_and_hub``, ``23_export_serve``; the CNN chapters take it
   through :func:`helpers.heads.digits_split`, which adds a validation part).
 - :func:`japanese_vowels`: sktime's bundled JapaneseVowels speaker data
   (9 speakers, 12 features per frame, 7 to 29 frames), padded, with lengths
-  (``14_sequences``, ``15_dtw``, ``16_soft_dtw``, ``20_fast_dtw``).
+  (``18_sequences``, ``19_dtw``, ``20_soft_dtw``, ``28_fast_dtw``).
 - :func:`wave` and :func:`dense_initial_weights`: a small synthetic
   regression problem and fixed starting weights, which two separate Python
-  processes can rebuild identically (``11_legacy_tf1`` compares TensorFlow 1
-  and 2 that way; ``18_distribute``).
+  processes can rebuild identically (``15_legacy_tf1`` compares TensorFlow 1
+  and 2 that way; ``25_distribute``).
 """
 
 import itertools
@@ -167,7 +167,7 @@ def japanese_vowels(standardize=True):
     standardize : bool
         Scale every feature to mean 0 and standard deviation 1 over the valid
         frames of the *training* set (padding excluded). Nearest-neighbour DTW
-        (``15_dtw``) uses the raw values (``standardize=False``), as the
+        (``19_dtw``) uses the raw values (``standardize=False``), as the
         published benchmark does.
 
     Returns

@@ -1,9 +1,9 @@
 """Dynamic time warping inside TensorFlow graphs, fast.
 
 Used by the chapters "Dynamic time warping inside the graph"
-(``notebooks/15_dtw``) and "Soft-DTW" (``notebooks/16_soft_dtw``), timed in
-"Performance" (``notebooks/19_performance``), and explained in the appendix,
-"How the fast DTW works" (``notebooks/20_fast_dtw``).
+(``notebooks/19_dtw``) and "Soft-DTW" (``notebooks/20_soft_dtw``), timed in
+"Performance" (``notebooks/27_performance``), and explained in the appendix,
+"How the fast DTW works" (``notebooks/28_fast_dtw``).
 
 The main API, listed in ``__all__``:
 

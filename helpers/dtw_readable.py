@@ -6,18 +6,18 @@ per pass.
   ``tf.function`` whose loop runs over the anti-diagonals of the cost matrix,
   one diagonal of the whole batch per pass; ``combine`` is :func:`hard_min`
   for DTW or :func:`soft_min` for soft-DTW. Built and checked in
-  ``notebooks/15_dtw``; its soft-DTW, and why automatic differentiation
+  ``notebooks/19_dtw``; its soft-DTW, and why automatic differentiation
   through its loop gives NaN with :func:`soft_min`, in
-  ``notebooks/16_soft_dtw``.
+  ``notebooks/20_soft_dtw``.
 - :func:`soft_min_guarded`: the same soft minimum, guarded where all three
   inputs are infinite, so that automatic differentiation through the loop
-  gives the true gradient, without NaN (``notebooks/16_soft_dtw``).
+  gives the true gradient, without NaN (``notebooks/20_soft_dtw``).
 - :func:`soft_dtw_backward`: soft-DTW's value, its expected alignment and its
   gradient for one pair, by the forward and backward recursions of Cuturi &
-  Blondel (2017), as plain NumPy double loops (``notebooks/16_soft_dtw``).
+  Blondel (2017), as plain NumPy double loops (``notebooks/20_soft_dtw``).
 - :func:`soft_dtw_divergence`: the soft-DTW divergence, zero when the two
   sequences are equal (Blondel, Mensch & Vert, 2021), the loss of
-  ``notebooks/16_soft_dtw``'s forecaster.
+  ``notebooks/20_soft_dtw``'s forecaster.
 
 :mod:`helpers.dtw_fast` computes the same quantities much faster; the tests
 check that both give the same values.

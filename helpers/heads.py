@@ -1,7 +1,7 @@
 """Models, losses and measures for new heads on a CNN's features.
 
-Used by the two CNN chapters, ``12_cnn_feature_heads`` (which prints each
-function's source where it first uses it) and ``13_cnn_fine_tuning`` (which
+Used by the two CNN chapters, ``16_cnn_feature_heads`` (which prints each
+function's source where it first uses it) and ``17_cnn_fine_tuning`` (which
 calls the same functions with the same seeds to start from the same models).
 
 - :func:`digits_split`: the digits in fit, validation and test parts.

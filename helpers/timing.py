@@ -1,5 +1,5 @@
 """Measuring training steps (the chapter "Performance",
-``notebooks/19_performance``): eager, tf.function, XLA and fit.
+``notebooks/27_performance``): eager, tf.function, XLA and fit.
 
 Timings are medians of repeated runs after warm-up calls, which exclude
 tracing and compilation. They vary from machine to machine and from run to
@@ -361,7 +361,7 @@ def benchmark_problems():
     ``{name: keyword arguments of step_timings}``.
 
     - ``"regression"``: the linear 3-quantile model of the chapter "Linear
-      regression, done right" (``notebooks/10_linear_regression``) on the
+      regression, done right" (``notebooks/14_linear_regression``) on the
       diabetes data with its pinball loss, batches of 16.
     - ``"CNN"``: a small CNN on the 8x8 digits with cross-entropy, batches of
       64. It downsamples with a strided convolution rather than max pooling:

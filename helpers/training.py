@@ -2,8 +2,8 @@
 
 The chapter ``notebooks/04_integrate_losses`` writes this code out in full and
 checks it against ``model.fit``; later chapters import it from here:
-``05_integrate_gradients``, the worked examples from ``10_linear_regression``
-on, and ``19_performance`` (through :mod:`helpers.timing`, which times
+``05_integrate_gradients``, the worked examples from ``14_linear_regression``
+on, and ``27_performance`` (through :mod:`helpers.timing`, which times
 :func:`train_step` eager against :func:`compiled_train_step`).
 """
 

@@ -144,7 +144,7 @@ def test_bad_input_names_the_fix(call, error, fix):
 
 
 def test_autodiff_through_the_soft_loop_gives_nan_where_16_says():
-    # notebooks/16_soft_dtw: the cells (i, U + 1) off the grid have three
+    # notebooks/20_soft_dtw: the cells (i, U + 1) off the grid have three
     # infinite neighbours; reduce_logsumexp's gradient there is NaN, and it
     # reaches the rows i <= T - 3. The fast soft_dtw's gradient has none.
     x, y, _, _ = batch(5, size=1, steps_x=5, steps_y=7)
@@ -169,7 +169,7 @@ def test_autodiff_through_the_soft_loop_gives_nan_where_16_says():
 def test_soft_min_guarded_autodiff_equals_the_backward_recursion(
     seed, steps_x, steps_y, gamma
 ):
-    # notebooks/16_soft_dtw: the guarded soft minimum gives soft_min's
+    # notebooks/20_soft_dtw: the guarded soft minimum gives soft_min's
     # values, and the tape through the loop then gives soft-DTW's gradient,
     # without NaN, equal to soft_dtw_backward's.
     x, y, _, _ = batch(seed, size=1, steps_x=steps_x, steps_y=steps_y)
