@@ -6,6 +6,7 @@ source builds, which would need compilers a reader may not have). This needs
 the package index, as `make install` does.
 """
 
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,9 @@ PLATFORMS = {
         "platform_system": "Windows",
     },
 }
+#: The oldest macOS the lock is checked for: onnxruntime 1.32 has macOS arm64
+#: wheels for 14.0 (Sonoma) and newer only, and uv assumes 13.0 unless told.
+MACOS = "14.0"
 #: 3.11 twice: the lock gives soupsieve another version below 3.11.5.
 PYTHONS = ("3.11.0", "3.11.9", "3.12.0", "3.13.0")
 
@@ -100,8 +104,9 @@ def _resolve(platform, python):
         "--no-annotate",
         "--quiet",
     ]
+    env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": MACOS}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=ROOT
+        command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env
     )
 
 
