@@ -43,7 +43,9 @@ build on the main API, not on them):
   :func:`hard_min`;
 - DTW's loop with three buffers written in place (appendix section 2):
   :func:`dtw_wavefront`, :func:`three_at_a_time`, :func:`written_in_place`;
-- the whole program :func:`dtw` compiles: :func:`dtw_program`.
+- the whole program :func:`dtw` compiles: :func:`dtw_program`;
+- soft-DTW's ``tf.custom_gradient`` wiring, the backward recursion as its
+  gradient (``notebooks/21_while_loop``): :func:`soft_dtw_custom_gradient`.
 """
 
 import functools
@@ -734,14 +736,27 @@ def _run(name, x, y, *rest):
     return _COMPILED[key](x, y, *rest)
 
 
-def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
+def soft_dtw_custom_gradient(x, y, x_lengths, y_lengths, gamma):
+    """soft-DTW values ``[B]`` of checked arguments, with the backward
+    recursion registered as their gradient: the ``tf.custom_gradient``
+    wiring that :func:`soft_dtw` calls.
+
+    The forward pass runs the compiled loop once and keeps every diagonal
+    of ``R`` (its ``history``); the inner ``gradient(upstream)`` runs the
+    backward recursion on that history and returns one gradient per input
+    of ``run``: for ``x`` and ``y``, and ``None`` for the integer lengths.
+    The tape never differentiates the loop itself. Takes the arguments
+    :func:`dtw` prepares, and ``gamma`` as a tensor of ``x``'s dtype; build
+    on :func:`soft_dtw`, which checks them.
+    """
     swap = _longer_first(x, y)
 
     @tf.custom_gradient
-    def run(x, y):
-        # stop_gradient: the tape must not differentiate the compiled loop
-        # itself; `gradient` below supplies the derivative (the backward
-        # recursion) instead.
+    def run(x, y, x_lengths, y_lengths):
+        # stop_gradient: without it, an eager tape that watches x would run
+        # the compiled program in a version that also returns its loop's
+        # per-pass values (for the tape's own gradient), and XLA cannot
+        # return those lists; `gradient` below supplies the derivative.
         inputs = _ordered(
             swap,
             tf.stop_gradient(x),
@@ -749,6 +764,8 @@ def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
             x_lengths,
             y_lengths,
         )
+        # the forward pass keeps what the backward pass needs: every
+        # diagonal of R
         value, history = _run("soft_dtw", *inputs, gamma)
 
         def gradient(upstream):
@@ -762,11 +779,13 @@ def _soft_dtw_differentiable(x, y, x_lengths, y_lengths, gamma):
                 history,
                 tf.cast(upstream, x.dtype),
             )
-            return (second, first) if swap else (first, second)
+            grad_x, grad_y = (second, first) if swap else (first, second)
+            # one gradient per input of run; the integer lengths have none
+            return grad_x, grad_y, None, None
 
         return value, gradient
 
-    return run(x, y)
+    return run(x, y, x_lengths, y_lengths)
 
 
 # ----------------------------------------------------------------------------
@@ -918,7 +937,7 @@ def soft_dtw(x, y, gamma=1.0, x_lengths=None, y_lengths=None):
             "gamma=1.0, or dtw() for gamma -> 0."
         )
     x, y, x_lengths, y_lengths = _checked(x, y, x_lengths, y_lengths)
-    return _soft_dtw_differentiable(
+    return soft_dtw_custom_gradient(
         x, y, x_lengths, y_lengths, tf.constant(gamma, x.dtype)
     )
 

@@ -12,6 +12,16 @@ per pass.
 - :func:`soft_min_guarded`: the same soft minimum, guarded where all three
   inputs are infinite, so that automatic differentiation through the loop
   gives the true gradient, without NaN (``notebooks/20_soft_dtw``).
+- :func:`accumulate_by_while_loop`: the same recursion written by hand as a
+  ``tf.while_loop``, from its parts (:func:`while_loop_parts`): each
+  diagonal holds only the rows that exist so far (:func:`next_diagonal`,
+  :func:`picked_answers`), so it grows between passes and needs a shape
+  invariant; every diagonal is kept in a ``TensorArray``
+  (``notebooks/21_while_loop``). That chapter's checks:
+  :func:`tables_from_history` cuts the kept diagonals back into tables,
+  :func:`tape_accumulators` counts what a tape keeps from every pass of a
+  loop, and :func:`gradient_gaps` compares a gradient of soft-DTW with
+  :func:`soft_dtw_backward`'s.
 - :func:`soft_dtw_backward`: soft-DTW's value, its expected alignment and its
   gradient for one pair, by the forward and backward recursions of Cuturi &
   Blondel (2017), as plain NumPy double loops (``notebooks/20_soft_dtw``).
@@ -30,13 +40,20 @@ from helpers.dtw_fast import soft_dtw
 
 __all__ = [
     "accumulate_by_diagonals",
+    "accumulate_by_while_loop",
     "dtw_by_diagonals",
     "frame_costs",
+    "gradient_gaps",
     "hard_min",
+    "next_diagonal",
+    "picked_answers",
     "soft_min",
     "soft_min_guarded",
     "soft_dtw_backward",
     "soft_dtw_divergence",
+    "tables_from_history",
+    "tape_accumulators",
+    "while_loop_parts",
 ]
 
 
@@ -191,6 +208,186 @@ def dtw_by_diagonals(x, y, x_lengths=None, y_lengths=None, combine=hard_min):
     return accumulate_by_diagonals(
         frame_costs(x, y), x_lengths, y_lengths, combine
     )
+
+
+def next_diagonal(cost, k, previous, before, combine, rows):
+    """``R`` on anti-diagonal ``k``, for rows ``0 .. rows - 1``, from the
+    diagonals ``k - 1`` (``previous``) and ``k - 2`` (``before``).
+
+    A diagonal is stored ``[rows + 1, batch]``: cell ``(i, k - i)`` in row
+    ``i + 1``, behind a row ``-1`` that is infinite (except in diagonal
+    ``-2``, whose row ``-1`` is ``R[-1, -1] = 0``). Cells off the grid hold
+    infinity. A diagonal may have one row more than the one before; the
+    extra infinite row appended to ``previous`` and ``before`` covers it.
+    (With every row on every pass, ``rows = T``, the slices never reach
+    that row, and the two appends only copy.)
+    ``cost`` is ``[frames of x, frames of y, batch]``, as
+    :func:`frame_costs` makes it.
+    """
+    steps_y = tf.shape(cost)[1]
+    i = tf.range(rows)
+    j = k - i
+    inf = tf.fill(tf.shape(cost[:1, 0]), tf.constant(np.inf, cost.dtype))
+    on_grid = ((j >= 0) & (j < steps_y))[:, None]
+    index = tf.stack([i, tf.clip_by_value(j, 0, steps_y - 1)], axis=1)
+    here = tf.where(on_grid, tf.gather_nd(cost, index), inf)
+    previous = tf.concat([previous, inf], 0)  # k - 1
+    before = tf.concat([before, inf], 0)  # k - 2
+    # R[i - 1, j], R[i, j - 1], R[i - 1, j - 1]
+    three = previous[:rows], previous[1 : rows + 1], before[:rows]
+    return tf.concat([inf, here + combine(*three)], 0)
+
+
+def picked_answers(answer, current, k, x_lengths, y_lengths):
+    """``answer`` with ``R[x_length - 1, y_length - 1]`` filled in for the
+    pairs whose last cell lies on diagonal ``k`` (``current``, stored as
+    :func:`next_diagonal` returns it)."""
+    rows = tf.shape(current)[0] - 1
+    at = tf.minimum(x_lengths, rows)  # row x_length - 1 sits at x_length
+    last = tf.gather(tf.transpose(current), at, batch_dims=1)
+    return tf.where(k == x_lengths + y_lengths - 2, last, answer)
+
+
+def while_loop_parts(cost, x_lengths, y_lengths, combine=hard_min, full=False):
+    """What ``tf.while_loop`` takes for DTW's loop over anti-diagonals:
+    ``(cond, body, loop_vars, shape_invariants, passes)``.
+
+    The loop variables are the pass ``k``, the last two diagonals (as
+    :func:`next_diagonal` stores them), the answers so far ``[batch]`` and
+    ``history``, a ``tf.TensorArray`` that keeps every diagonal. Diagonal
+    ``k`` holds the rows ``i <= k`` only, so it grows on the first passes,
+    and its shape invariant is ``[None, None]``; with ``full=True`` it
+    holds every row on every pass, as in :func:`accumulate_by_diagonals`
+    (fixed shapes, which XLA needs). ``passes``, one per anti-diagonal, is
+    the value for ``maximum_iterations``. ``cost`` is ``[frames of x, frames
+    of y, batch]``, as :func:`frame_costs` makes it; the lengths are int32.
+    """
+    cost = tf.convert_to_tensor(cost)
+    if cost.shape.rank != 3 or not cost.dtype.is_floating:
+        raise ValueError(
+            "cost must be a float tensor [frames of x, frames of y, pairs], "
+            f"got {cost.dtype.name} of shape {cost.shape}; make it with "
+            "frame_costs(x, y)."
+        )
+    x_lengths = tf.cast(x_lengths, tf.int32)
+    y_lengths = tf.cast(y_lengths, tf.int32)
+    steps_x = tf.shape(cost)[0]
+    diagonals = steps_x + tf.shape(cost)[1] - 1
+    inf = tf.fill(tf.shape(cost[:1, 0]), tf.constant(np.inf, cost.dtype))
+
+    def cond(k, *_):
+        return k < diagonals
+
+    def body(k, previous, before, answer, history):
+        rows = steps_x if full else tf.minimum(k + 1, steps_x)
+        current = next_diagonal(cost, k, previous, before, combine, rows)
+        answer = picked_answers(answer, current, k, x_lengths, y_lengths)
+        return k + 1, current, previous, answer, history.write(k, current)
+
+    # diagonals -1 and -2: all infinite, except R[-1, -1] = 0
+    previous = tf.repeat(inf, steps_x + 1, 0) if full else inf
+    before = tf.concat([tf.zeros_like(inf), previous[1:]], 0)
+    history = tf.TensorArray(cost.dtype, size=diagonals, infer_shape=False)
+    loop_vars = (tf.constant(0), previous, before, inf[0], history)
+    grows = tf.TensorShape([None, None])  # [rows, pairs]
+    invariants = (tf.TensorShape([]), grows, grows, inf[0].shape, None)
+    return cond, body, loop_vars, invariants, diagonals
+
+
+@tf.function(autograph=False)
+def accumulate_by_while_loop(
+    cost, x_lengths, y_lengths, combine=hard_min, full=False
+):
+    """``R[x_length - 1, y_length - 1]`` of every pair, ``[batch]``, and
+    every diagonal one after the other, ``[rows, batch]``: the loop of
+    :func:`while_loop_parts`, run by ``tf.while_loop``.
+
+    The same answers as :func:`accumulate_by_diagonals`. A diagonal's rows
+    are :func:`next_diagonal`'s (row ``-1`` first); diagonal ``k`` has
+    ``min(k + 1, T) + 1`` rows, or ``T + 1`` with ``full=True``. No
+    AutoGraph: the loop is written by hand.
+    """
+    cond, body, loop_vars, invariants, passes = while_loop_parts(
+        cost, x_lengths, y_lengths, combine, full
+    )
+    *_, answer, history = tf.while_loop(
+        cond,
+        body,
+        loop_vars,
+        shape_invariants=invariants,
+        maximum_iterations=passes,
+    )
+    return answer, history.concat()
+
+
+def tables_from_history(history, steps_x, steps_y, full=False):
+    """The tables ``R`` ``[steps_x, steps_y, batch]`` that the diagonals of
+    :func:`accumulate_by_while_loop`'s ``history`` hold, one after the other
+    (row ``-1`` first; ``full`` as given to the loop).
+
+    NaN where a diagonal holds no cell of the table.
+    """
+    history = np.asarray(history)
+    rows = [
+        (steps_x if full else min(k + 1, steps_x)) + 1
+        for k in range(steps_x + steps_y - 1)
+    ]
+    if history.ndim != 2 or history.shape[0] != sum(rows):
+        raise ValueError(
+            f"history of {steps_x} x {steps_y} tables has {sum(rows)} rows "
+            f"[rows, batch], got shape {history.shape}; pass the steps and "
+            "`full` that the loop ran with."
+        )
+    tables = np.full((steps_x, steps_y, history.shape[1]), np.nan)
+    for k, stored in enumerate(np.split(history, np.cumsum(rows)[:-1])):
+        for i, values in enumerate(stored[1:]):  # stored[0]: row -1
+            if 0 <= k - i < steps_y:
+                tables[i, k - i] = values
+    return tables
+
+
+def tape_accumulators(value_of, *args):
+    """``TensorListPushBack`` ops in the graph of ``value_of(*args)`` and its
+    gradient with respect to ``args[0]``, traced by ``tf.function``: one per
+    value that the tape keeps from every pass of a loop (``while_v2``'s
+    accumulators)."""
+    if not callable(value_of) or not args:
+        raise TypeError(
+            "tape_accumulators takes a function and the arguments to trace "
+            "it with, e.g. tape_accumulators(f, x, y)."
+        )
+
+    def value_and_gradient(first, *rest):
+        with tf.GradientTape() as tape:
+            tape.watch(first)
+            value = value_of(first, *rest)
+        return value, tape.gradient(value, first)
+
+    traced = tf.function(value_and_gradient).get_concrete_function(*args)
+    library = traced.graph.as_graph_def().library.function
+    ops = [node.op for function in library for node in function.node_def]
+    return ops.count("TensorListPushBack")
+
+
+def gradient_gaps(gradient, x, y, x_lengths, y_lengths, gamma):
+    """How far ``gradient`` ``[batch, T, features]``, a gradient of soft-DTW
+    with respect to ``x``, lies from :func:`soft_dtw_backward`'s, pair by
+    pair at the true lengths: ``(largest gap, zero_on_padding)``, each gap
+    relative to the pair's largest entry, and whether every padding frame
+    got exactly 0."""
+    gradient = np.asarray(gradient)
+    if gradient.shape != np.shape(x):
+        raise ValueError(
+            f"gradient has shape {gradient.shape}, x has {np.shape(x)}: pass "
+            "the gradient with respect to x."
+        )
+    gaps, zero_on_padding = [], True
+    for b, (m, n) in enumerate(zip(x_lengths, y_lengths, strict=True)):
+        expected = soft_dtw_backward(x[b, :m], y[b, :n], gamma)[2]
+        gap = np.abs(gradient[b, :m] - expected).max()
+        gaps.append(gap / np.abs(expected).max())
+        zero_on_padding &= not gradient[b, m:].any()
+    return max(gaps), bool(zero_on_padding)
 
 
 def soft_dtw_backward(x, y, gamma):

@@ -67,20 +67,26 @@ def notebook_code():
 
 
 def users(module, attr, code):
-    """The notebooks whose code uses helpers.<module>.<attr>."""
+    """The notebooks whose code uses helpers.<module>.<attr>.
+
+    Seen as ``from helpers.<module> import <attr>``, ``<module>.<attr>``,
+    ``helpers.<attr>`` for a name the package re-exports, and
+    ``<alias>.<attr>`` after ``from helpers import <module> as <alias>``.
+    """
     imported = re.compile(
         rf"from helpers\.{module} import [^\n]*\b{attr}\b"
         rf"|from helpers\.{module} import \([^)]*\b{attr}\b"
     )
-    qualified = re.compile(rf"\b{module}\.{attr}\b")
+    names = [module]
     if attr in importlib.import_module("helpers").__all__:
-        # Re-exported by the package: helpers.seed_everything(...).
-        qualified = re.compile(rf"\b(?:{module}|helpers)\.{attr}\b")
-    return [
-        stem
-        for stem, text in code.items()
-        if imported.search(text) or qualified.search(text)
-    ]
+        names.append("helpers")  # re-exported: helpers.seed_everything(...)
+    found = []
+    for stem, text in code.items():
+        aliases = re.findall(rf"from helpers import {module} as (\w+)", text)
+        qualified = re.compile(rf"\b(?:{'|'.join(names + aliases)})\.{attr}\b")
+        if imported.search(text) or qualified.search(text):
+            found.append(stem)
+    return found
 
 
 def render():

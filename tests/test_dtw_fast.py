@@ -286,6 +286,70 @@ def test_gradient_inside_tf_function_with_open_shapes():
         )
 
 
+def test_custom_gradient_wiring_gives_none_for_lengths_and_no_loop_tape():
+    # soft_dtw_custom_gradient, as soft_dtw calls it: a gradient for x and y,
+    # None for the integer lengths, and the tape keeps nothing per pass of a
+    # loop (while_v2 would add a TensorListPushBack per kept value).
+    x, y, lx, ly = batch(18, steps_x=6, steps_y=4)
+    args = [tf.constant(v) for v in (x, y, lx.astype("int32"))]
+    args.append(tf.constant(ly.astype("int32")))
+    gamma = tf.constant(0.5, tf.float64)
+
+    def value_and_gradients(x, y, lx, ly):
+        with tf.GradientTape() as tape:
+            tape.watch([x, y, lx, ly])
+            total = tf.reduce_sum(
+                dtw_fast.soft_dtw_custom_gradient(x, y, lx, ly, gamma)
+            )
+        return total, tape.gradient(total, [x, y, lx, ly])
+
+    total, (gx, gy, glx, gly) = value_and_gradients(*args)
+    assert glx is None and gly is None
+    with tf.GradientTape() as tape:
+        tape.watch(args[:2])
+        expected = tf.reduce_sum(soft_dtw(*args[:2], 0.5, *args[2:]))
+    for got, want in zip(
+        (gx, gy), tape.gradient(expected, args[:2]), strict=True
+    ):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-12)
+    graph = (
+        tf.function(lambda *a: value_and_gradients(*a)[1][:2])
+        .get_concrete_function(*args)
+        .graph
+    )
+    functions = graph.as_graph_def().library.function
+    kept = [n for f in functions for n in f.node_def]
+    kept = [n for n in kept if n.op == "TensorListPushBack"]
+    assert functions and not kept
+
+
+def test_stop_gradient_lets_an_eager_tape_run_the_compiled_forward():
+    # Why soft_dtw_custom_gradient stops the gradient on the inputs of its
+    # forward pass: eagerly, a tf.function called under a tape on a watched
+    # input runs a forward version that also returns the loop's per-pass
+    # accumulators, and an XLA program cannot return tensor lists. The
+    # eager gradient of soft_dtw below fails without the guard.
+    x, y, lx, ly = dtw_fast._checked(*batch(19, steps_x=6, steps_y=4))
+    gamma = tf.constant(0.5, x.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        with pytest.raises(tf.errors.UnimplementedError, match="TensorList"):
+            dtw_fast._run("soft_dtw", x, y, lx, ly, gamma)
+        guarded = dtw_fast._run(
+            "soft_dtw", tf.stop_gradient(x), y, lx, ly, gamma
+        )[0]
+        value = dtw_fast.soft_dtw_custom_gradient(x, y, lx, ly, gamma)
+    assert tape.gradient(guarded, x) is None
+    np.testing.assert_allclose(value.numpy(), guarded.numpy(), rtol=1e-12)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(
+            dtw_fast.soft_dtw_custom_gradient(x, y, lx, ly, gamma)
+        )
+    assert np.isfinite(tape.gradient(total, x).numpy()).all()
+
+
 def test_each_diagonal_is_read_from_the_folded_costs():
     # The layout trick of diagonal_costs: cell (i, j) of a [columns - 1,
     # columns] array read as [columns, columns - 1] lies on row
@@ -486,6 +550,7 @@ BUILDING_BLOCKS = (
     "three_at_a_time",
     "written_in_place",
     "dtw_program",
+    "soft_dtw_custom_gradient",
 )
 
 

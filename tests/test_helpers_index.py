@@ -20,3 +20,11 @@ def test_index_names_the_chapters_that_use_a_function():
         "01_a",
         "02_b",
     ]
+
+
+def test_index_sees_a_module_imported_under_another_name():
+    code = {
+        "01_a": "from helpers import multi_worker as mw\nmw.tf_config(0)",
+        "02_b": "from helpers import graphs as mw\nmw.tf_config(0)",
+    }
+    assert helpers_index.users("multi_worker", "tf_config", code) == ["01_a"]
