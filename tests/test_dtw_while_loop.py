@@ -32,13 +32,19 @@ def test_while_loop_matches_reference_with_lengths(full, steps_x, steps_y):
     )
 
 
-@pytest.mark.parametrize("full", [False, True])
-def test_history_holds_every_diagonal_of_the_table(full):
-    steps_x, steps_y = 5, 8
-    x, y, lx, ly = batch(22, size=3, steps_x=steps_x, steps_y=steps_y)
+def _recorded(seed, steps_x, steps_y, full):
+    """Three random pairs and the hand-written loop's record of them."""
+    x, y, lx, ly = batch(seed, size=3, steps_x=steps_x, steps_y=steps_y)
     _, history = dtw_readable.accumulate_by_while_loop(
         costs_of(x, y), lx, ly, full=full
     )
+    return x, y, lx, ly, history
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_history_holds_every_diagonal_of_the_table(full):
+    steps_x, steps_y = 5, 8
+    x, y, lx, ly, history = _recorded(22, steps_x, steps_y, full)
     rows = [
         (steps_x if full else min(k + 1, steps_x)) + 1
         for k in range(steps_x + steps_y - 1)
@@ -133,10 +139,7 @@ def test_a_cost_of_the_wrong_shape_names_the_fix():
 @pytest.mark.parametrize("full", [False, True])
 def test_tables_from_history_match_dtw_path(full):
     steps_x, steps_y = 4, 7
-    x, y, lx, ly = batch(27, size=3, steps_x=steps_x, steps_y=steps_y)
-    _, history = dtw_readable.accumulate_by_while_loop(
-        costs_of(x, y), lx, ly, full=full
-    )
+    x, y, lx, ly, history = _recorded(27, steps_x, steps_y, full)
     tables = dtw_readable.tables_from_history(
         history, steps_x, steps_y, full=full
     )
