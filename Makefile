@@ -22,7 +22,12 @@
 #   make format   ruff: format notebooks, tests, benchmarks and helpers (but those
 #                 the chapters print; see pyproject.toml), and apply safe lint
 #                 fixes (make test checks both)
-#   make lock     recompile requirements.txt from requirements.in (needs network)
+#   make compat STACK=colab|floor  the notebooks and the helper tests on another
+#                 stack (Colab's TensorFlow 2.20 / Keras 3.13, or the floor, 2.19 /
+#                 3.10), each in its own environment (.venv-colab, .venv-floor);
+#                 see compat/run.py and book/versions.md
+#   make lock     recompile requirements.txt from requirements.in, and the compat
+#                 stacks' locks (compat/*.txt) from theirs (needs network)
 #   make clean    remove the built book (keeps .venv)
 
 PYTHON ?= python3
@@ -36,7 +41,7 @@ UV_VERSION := 0.13.9
 # The one complaint `uv pip check` may make (see requirements-overrides.txt).
 KNOWN_CHECK := The package `tf-keras` requires `tensorflow>=2.21,<2.22`, but it
 
-.PHONY: install book test portability browser-check lab execute benchmark lock format clean
+.PHONY: install book test portability browser-check compat lab execute benchmark lock format clean
 
 install: $(STAMP)
 
@@ -78,6 +83,28 @@ portability: $(STAMP)
 browser-check: book
 	$(PY) tests/html/render_pages.py
 
+# The compat stacks run on Python 3.11, Linux x86-64 (Colab's platform; their locks
+# are compiled for that platform). STACK picks one; each has its own venv.
+STACK ?= colab
+COMPAT_PYTHON ?= python3.11
+COMPAT_VENV := .venv-$(STACK)
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+
+$(COMPAT_VENV)/.installed: compat/$(STACK).txt pyproject.toml
+	@case "$(STACK)" in colab|floor) ;; *) echo "STACK must be colab or floor" \
+	  "(got '$(STACK)'): make compat STACK=colab"; exit 1;; esac
+	@$(COMPAT_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] \
+	  == (3, 11) else "The compat stacks run on Python 3.11: " \
+	  "run make with COMPAT_PYTHON=/path/to/python3.11.")'
+	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(COMPAT_VENV)/bin/uv pip sync --quiet --compile-bytecode --python $(COMPAT_VENV)/bin/python compat/$(STACK).txt
+	$(COMPAT_VENV)/bin/uv pip install --quiet --python $(COMPAT_VENV)/bin/python --no-deps --no-build-isolation -e .
+	touch $@
+
+compat: $(COMPAT_STAMP)
+	$(COMPAT_VENV)/bin/python compat/run.py --stack $(STACK)
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
@@ -105,6 +132,12 @@ lock: $(STAMP)
 	$(UV) pip compile requirements.in --universal --python-version 3.11 \
 	  --overrides requirements-overrides.txt --custom-compile-command "make lock" \
 	  --output-file requirements.txt
+	for stack in colab floor; do \
+	  $(UV) pip compile compat/$$stack.in --python-platform x86_64-manylinux_2_28 \
+	    --python-version 3.11 --overrides compat/$$stack-overrides.txt \
+	    --custom-compile-command "make lock" --output-file compat/$$stack.txt \
+	    || exit 1; \
+	done
 
 clean:
 	rm -rf _build

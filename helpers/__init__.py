@@ -5,7 +5,7 @@ Import this package **before** TensorFlow, as the first line of a notebook::
     import helpers
 
 Importing it sets TensorFlow's environment defaults (see :mod:`helpers.tfenv`)
-so that TensorFlow's C++ start-up log lines never reach a cell's stderr and its
+so that TensorFlow's C++ start-up log lines stay off a cell's stderr and its
 arithmetic depends less on the machine (thread pools of two; on x86-64, oneDNN
 and XLA capped at AVX2: the core count and AVX-512 no longer change a result;
 other CPUs may still differ in the last digits, ``book/testing.md``), and sets
@@ -120,6 +120,11 @@ Index of the submodules (made by tests/helpers_index.py):
 * :mod:`helpers.plotting` -- Figures of a model's structure and of traced
   graphs, drawn with Matplotlib only. :func:`draw_model` (01_define,
   02_extract, 16_cnn_feature_heads); :func:`draw_graph` (02_extract).
+* :mod:`helpers.portable` -- A layer written with ``keras.ops`` only, and a
+  saved model run on another Keras backend in a fresh Python (the *Keras
+  pieces* chapter). :class:`PortablePool` (06_keras_pieces);
+  :func:`stored_layers` (06_keras_pieces); :func:`setup_source`
+  (06_keras_pieces); :func:`run_on_backend` (06_keras_pieces).
 * :mod:`helpers.reproducibility` -- Seeding and determinism for notebooks
   whose outputs nbval compares. :func:`seed_everything` (01_define,
   02_extract, 03_tracing, 04_integrate_losses, 05_integrate_gradients,
@@ -131,11 +136,11 @@ Index of the submodules (made by tests/helpers_index.py):
   25_distribute, 26_multi_worker, 27_performance, 28_fast_dtw).
 * :mod:`helpers.source` -- Show the part of a helper's source that a chapter
   discusses. :func:`source_lines` (no chapter); :func:`show_source`
-  (02_extract, 03_tracing, 07_frozen_graphs_checkpoints, 08_modules_and_hub,
-  11_keras2_removed_apis, 12_keras2_libraries_inputs, 16_cnn_feature_heads,
-  19_dtw, 20_soft_dtw, 21_while_loop, 22_lstm_soft_dtw, 24_convert,
-  26_multi_worker, 27_performance, 28_fast_dtw); :class:`Source`
-  (26_multi_worker).
+  (02_extract, 03_tracing, 06_keras_pieces, 07_frozen_graphs_checkpoints,
+  08_modules_and_hub, 11_keras2_removed_apis, 12_keras2_libraries_inputs,
+  16_cnn_feature_heads, 19_dtw, 20_soft_dtw, 21_while_loop,
+  22_lstm_soft_dtw, 24_convert, 26_multi_worker, 27_performance,
+  28_fast_dtw); :class:`Source` (26_multi_worker).
 * :mod:`helpers.tf_into_keras` -- Existing TensorFlow inside Keras models:
   frozen graphs and checkpoints (07_frozen_graphs_checkpoints), modules and
   Hub modules (08_modules_and_hub). :func:`read_graph_def`

@@ -50,4 +50,17 @@ def seed_everything(seed=0):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    if _release(keras.__version__) < (3, 13):
+        # Keras 3.13 made set_random_seed drop the global SeedGenerator, which
+        # unseeded keras.random calls draw from, so that it restarts from the
+        # new seed (keras/src/utils/rng_utils.py); before, it kept its state,
+        # and those draws did not repeat. Do the same on older versions.
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("global_seed_generator", None)
     tf.config.experimental.enable_op_determinism()
+
+
+def _release(version):
+    """'3.10.0' -> (3, 10); the major and minor numbers of a version."""
+    return tuple(int(part) for part in version.split(".")[:2])

@@ -29,7 +29,8 @@ import warnings
 #: everything.
 TF_ENV_DEFAULTS = {
     # 2 hides C++ INFO and WARNING lines (oneDNN notice, CPU feature guard,
-    # the absl pre-init banner) but keeps real C++ errors visible.
+    # the absl pre-init banner) but keeps real C++ errors visible. (On
+    # TensorFlow 2.20 a few absl lines still get through: book/versions.md.)
     "TF_CPP_MIN_LOG_LEVEL": "2",
     # The oneDNN notice is printed even at log level 2 unless oneDNN custom
     # ops are switched off; switching them off also removes a source of

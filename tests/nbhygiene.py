@@ -454,7 +454,9 @@ PROSE_NUMBERS_ALLOWED = {
     "2.15",  # TensorFlow 2.15: the last with Keras 2 as tf.keras
     "3.11",  # Python
     "3.12",  # Python
-    "3.14",  # Python
+    "3.14",  # Python 3.14; Keras 3.14
+    "3.10",  # Keras 3.10, the floor (book/versions.md)
+    "2.19",  # TensorFlow 2.19, the floor
     "2.0",  # TensorFlow 2.0
     "2.4",  # TensorFlow 2.4, when Keras 2 began wrapping TF ops in layers
     "80.9",  # setuptools 80.9, the last with pkg_resources
