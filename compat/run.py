@@ -106,9 +106,16 @@ def unmet(needs):
     return missing
 
 
+#: Beside nbval's patterns: the time and thread id that start a line of
+#: TensorFlow's C++ log (I1202 08:24:18.123456  4242 file.cc:12] ...), which
+#: older versions write where a cell prints what a converter logged.
+LOG_PREFIX = (re.compile(r"\b([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ "), r"\1 ")
+
+
 def sanitizers():
-    """The (pattern, replacement) pairs of tests/nbval_sanitize.cfg."""
-    pairs, pattern = [], None
+    """The (pattern, replacement) pairs of tests/nbval_sanitize.cfg, and
+    :data:`LOG_PREFIX`."""
+    pairs, pattern = [LOG_PREFIX], None
     for line in (
         (ROOT / "tests" / "nbval_sanitize.cfg").read_text().splitlines()
     ):
