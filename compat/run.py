@@ -107,9 +107,9 @@ def unmet(needs):
 
 
 #: Beside nbval's patterns: the time and thread id that start a line of
-#: TensorFlow's C++ log (I1202 08:24:18.123456  4242 file.cc:12] ...), which
-#: older versions write where a cell prints what a converter logged.
-LOG_PREFIX = (re.compile(r"\b([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ "), r"\1 ")
+#: TensorFlow's C++ log (W0000 00:00:1796205105.292798  16681 x.cc:364] ...),
+#: which older versions write where a cell prints what a converter logged.
+LOG_PREFIX = (re.compile(r"\b([IWEF])\d{4} [\d:]+\.\d+ +\d+ "), r"\1 ")
 
 
 def sanitizers():
