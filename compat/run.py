@@ -50,6 +50,8 @@ from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
+from packaging.version import Version
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "compat" / "versions.json"
 STACKS = ("colab", "floor")
@@ -83,13 +85,6 @@ def installed(package):
     return None
 
 
-def release(version):
-    """'3.13.2' -> (3, 13, 2); pre-release suffixes are dropped."""
-    return tuple(
-        int(re.match(r"\d+", part).group()) for part in version.split(".")
-    )
-
-
 def unmet(needs):
     """The requirements of a ``needs`` mapping that this stack does not meet,
     as 'keras>=3.13' strings."""
@@ -101,7 +96,7 @@ def unmet(needs):
     missing = []
     for package, first in sorted(needs.items()):
         have = installed(package)
-        if have is None or release(have) < release(first):
+        if have is None or Version(have) < Version(first):
             missing.append(f"{package}>={first}")
     return missing
 

@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from packaging.version import Version
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "compat" / "versions.json"
 PAGE = ROOT / "book" / "versions.md"
@@ -101,7 +103,7 @@ def status(stem, nb, stack, table):
         n
         for n, needs, _ in gated(nb)
         if any(
-            _release(stack_versions[package]) < _release(first)
+            Version(stack_versions[package]) < Version(first)
             for package, first in needs.items()
         )
     ]
@@ -121,13 +123,9 @@ def status(stem, nb, stack, table):
 
 def _meets(stack_versions, needs):
     return all(
-        _release(stack_versions[package]) >= _release(first)
+        Version(stack_versions[package]) >= Version(first)
         for package, first in needs.items()
     )
-
-
-def _release(version):
-    return tuple(int(part) for part in version.split(".")[:3])
 
 
 def render(table):

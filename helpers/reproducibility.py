@@ -2,6 +2,8 @@
 
 import numbers
 
+from packaging.version import Version
+
 _SEED_LIMIT = 2**32  # NumPy's legacy seeding accepts 0 <= seed < 2**32.
 
 
@@ -50,7 +52,7 @@ def seed_everything(seed=0):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    if _release(keras.__version__) < (3, 13):
+    if Version(keras.__version__) < Version("3.13"):
         # Keras 3.13 made set_random_seed drop the global SeedGenerator, which
         # unseeded keras.random calls draw from, so that it restarts from the
         # new seed (keras/src/utils/rng_utils.py); before, it kept its state,
@@ -59,8 +61,3 @@ def seed_everything(seed=0):
 
         global_state.set_global_attribute("global_seed_generator", None)
     tf.config.experimental.enable_op_determinism()
-
-
-def _release(version):
-    """'3.10.0' -> (3, 10); the major and minor numbers of a version."""
-    return tuple(int(part) for part in version.split(".")[:2])

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from packaging.version import Version
 
 import helpers  # noqa: F401  (conftest.py imported it before TensorFlow)
 from helpers.extract import feature_extractor
@@ -128,10 +129,7 @@ def _nested():
 
 #: Keras refuses a model whose output no path connects to its inputs from
 #: 3.14 on (keras/src/ops/function.py); book/versions.md says so.
-REFUSES_DISCONNECTED = tuple(map(int, keras.__version__.split(".")[:2])) >= (
-    3,
-    14,
-)
+REFUSES_DISCONNECTED = Version(keras.__version__) >= Version("3.14")
 
 
 def test_nested_model_output_is_the_outer_graphs():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +110,7 @@ def _gate_problems(nb, pinned):
             problems.append(str(error))
             continue
         for package, first in needs.items():
-            if page._release(pinned[package]) < page._release(first):
+            if Version(pinned[package]) < Version(first):
                 problems.append(f"the pinned stack does not meet {needs}")
         if before.cell_type != "markdown" or note not in before.source:
             problems.append(
@@ -162,6 +163,9 @@ def test_unmet_compares_release_numbers(monkeypatch):
         "tensorflow>=2.20"
     ]
     assert compat.unmet({"jax": "0.4"}) == ["jax>=0.4"]  # not installed
+    have["keras"] = "3.13.0rc1"  # a pre-release comes before its release
+    assert compat.unmet({"keras": "3.13"}) == ["keras>=3.13"]
+    assert compat.unmet({"keras": "3.12"}) == []
     with pytest.raises(ValueError, match="map package names"):
         compat.unmet({})
 
