@@ -62,6 +62,7 @@ REPOSITORY_CHECKS = {
     "test_helpers_index.py",
     "test_lock.py",
     "test_nbhygiene_checks.py",
+    "test_portability_run.py",
     "test_notebook_hygiene.py",
     "test_spelling.py",
     "test_style.py",

@@ -15,14 +15,17 @@ checks ``numerics`` cells by their assertions elsewhere. Two variants:
   other cell is compared strictly, so an untagged cell whose output depends
   on the numerics fails here. This is the check that guards the
   classification.
-* **one core**: the notebooks' kernels confined to CPU 0 with ``taskset``, the
-  pin on. TensorFlow would size its thread pools by the core count; the pin
-  keeps them at two, so the probe must give the recorded fingerprint
-  (checked), and then every cell, ``numerics`` cells included, is compared
-  strictly: the check that an equal fingerprint means equal outputs on a
-  machine other than the one that made them. On a host whose own fingerprint
-  differs from the recorded one there is nothing to check, and the variant is
-  skipped with a line saying so.
+* **one core**: every notebook's kernel confined to one CPU, the pin on. The
+  probe runs under ``taskset -c 0``; each of the two pytest-xdist workers then
+  keeps to a CPU of its own (:func:`worker_cpu`, called by ``conftest.py``),
+  so two notebooks run at a time, each on one core, and the kernels a worker
+  starts inherit its CPU. TensorFlow would size its thread pools by the core
+  count; the pin keeps them at two, so the probe must give the recorded
+  fingerprint (checked), and then every cell, ``numerics`` cells included, is
+  compared strictly: the check that an equal fingerprint means equal outputs
+  on a machine other than the one that made them. On a host whose own
+  fingerprint differs from the recorded one there is nothing to check, and the
+  variant is skipped with a line saying so.
 
 (An instruction-set variant, oneDNN and XLA capped at AVX2, would repeat
 ``make test``: ``import helpers`` sets that cap itself.)
@@ -57,10 +60,31 @@ VARIANTS = {
         },
         "different",
     ),
-    "one core": (["taskset", "-c", "0"], {}, "equal"),
+    "one core": (["taskset", "-c", "0"], {"BOOK_WORKER_CPUS": "0,1"}, "equal"),
 }
 #: Not re-run here (see above).
 LEFT_OUT = {"notebooks/27_performance.ipynb"}
+
+
+def worker_cpu(environ):
+    """The one CPU this pytest-xdist worker is to keep to, or None.
+
+    ``BOOK_WORKER_CPUS`` lists a CPU per worker ("0,1": gw0 on CPU 0, gw1 on
+    CPU 1); outside a worker, or without the variable, there is none.
+    """
+    cpus = environ.get("BOOK_WORKER_CPUS")
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    if not cpus or not worker:
+        return None
+    listed = [int(cpu) for cpu in cpus.split(",")]
+    index = int(worker.removeprefix("gw"))
+    if index >= len(listed):
+        raise ValueError(
+            f"BOOK_WORKER_CPUS={cpus!r} names {len(listed)} CPU(s), but "
+            f"worker {worker} is number {index + 1}: list a CPU per worker, "
+            "or run pytest with fewer (-n)."
+        )
+    return listed[index]
 
 
 def host_isa():
